@@ -1,0 +1,227 @@
+"""Reverse-mode backward: walk the tape from the root towards the leaves.
+
+Nodes are taken in decreasing creation number (a heap), so every node is
+processed after all its consumers, with no recursion: a 10,000-step unrolled
+recurrence is just a longer loop.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+from ..ops.dual import sum_to_shape
+from ..ops.primitive import IndexGrad
+from ..tensor import Tensor
+from .tape import Node, describe_scope, enable_grad, no_grad
+
+FREED_MESSAGE = (
+    "backward through {op} a second time: its saved values were freed by the first "
+    "backward. Pass retain_graph=True to the first backward() if you need to go twice{scope}"
+)
+
+
+def backward(root: Tensor, gradient=None, *, retain_graph: bool = False, create_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) into `.grad` of every leaf that requires grad."""
+    if not root.requires_grad:
+        raise RuntimeError("backward() on a tensor that does not require grad and has no graph "
+                           "(did you create it under no_grad, or forget requires_grad=True?)")
+    seed = _seed(root, gradient)
+    if create_graph:
+        seed = seed if isinstance(seed, Tensor) else Tensor(seed)
+        with enable_grad():
+            _walk(root, seed, retain_graph or create_graph, _TensorAccumulator())
+    else:
+        seed = seed.data if isinstance(seed, Tensor) else seed
+        with no_grad():
+            _walk(root, seed, retain_graph, _ArrayAccumulator())
+
+
+def _seed(root: Tensor, gradient):
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(f"backward() without a gradient needs a one-element output, got shape "
+                               f"{root.shape}; pass gradient= with that shape (or call .sum() first)")
+        return np.ones_like(root.data)
+    value = gradient.data if isinstance(gradient, Tensor) else np.asarray(gradient, dtype=root.dtype)
+    if value.shape != root.shape:
+        raise RuntimeError(f"backward(): gradient has shape {value.shape}, but the output has shape {root.shape}")
+    return gradient if isinstance(gradient, Tensor) else value
+
+
+def _walk(root: Tensor, seed, retain_graph: bool, acc) -> None:
+    if root.node is None:
+        acc.to_leaf(root, seed)
+        return
+    start = root.node
+    start.grad, start.grad_owned = seed, False
+    heap = [(-start.seq, start)]
+    try:
+        while heap:
+            node = heapq.heappop(heap)[1]
+            grad, node.grad = node.grad, None
+            if node.freed:
+                raise RuntimeError(FREED_MESSAGE.format(op=node.op.name, scope=describe_scope(node.scope)))
+            node.grad_norm = acc.norm(grad)
+            if node.retained is not None:
+                owner = node.retained()
+                if owner is not None:
+                    owner.grad = acc.keep(grad)
+            grads = node.op.vjp(acc.context(node), grad)
+            if acc.anomaly:
+                acc.check(node, grads)
+            for edge, needed, edge_grad in zip(node.edges, node.needs, grads):
+                if edge_grad is None or not needed:
+                    continue
+                if type(edge) is Node:
+                    if edge.grad is None:
+                        heapq.heappush(heap, (-edge.seq, edge))
+                    acc.to_node(edge, edge_grad)
+                else:
+                    acc.to_leaf(edge, edge_grad)
+            if not retain_graph and (node.xs is not None or node.out is not None):
+                node.xs = node.out = None
+                node.freed = True
+    finally:
+        for _, pending in heap:  # an error mid-way must not leave stale gradients
+            pending.grad = None
+
+
+def _shape_checked(grad, shape: tuple, node_or_leaf):
+    if grad.shape != shape:
+        grad = sum_to_shape(grad, shape)
+        if grad.shape != shape:
+            what = f"{node_or_leaf.op.name}" if isinstance(node_or_leaf, Node) else "a leaf"
+            raise RuntimeError(f"engine: gradient of shape {grad.shape} for {what} of shape {shape}")
+    return grad
+
+
+class _ArrayAccumulator:
+    """Ordinary backward: gradients are numpy arrays, summed in place where safe."""
+
+    def __init__(self) -> None:
+        from .tape import RECORDING
+        self.anomaly = RECORDING.anomaly
+
+    @staticmethod
+    def context(node: Node) -> Node:
+        return node
+
+    @staticmethod
+    def norm(grad) -> float:
+        flat = grad.reshape(-1)
+        return float(np.sqrt(np.dot(flat, flat)))
+
+    @staticmethod
+    def keep(grad) -> np.ndarray:
+        return np.array(grad, copy=True)
+
+    def check(self, node: Node, grads) -> None:
+        for grad in grads:
+            values = grad.values if isinstance(grad, IndexGrad) else grad
+            if values is not None and not np.isfinite(values).all():
+                raise FloatingPointError(f"the gradient of {node.op.name} is not finite{describe_scope(node.scope)}")
+
+    @staticmethod
+    def to_node(node: Node, grad) -> None:
+        if type(grad) is IndexGrad:
+            if not node.grad_owned:
+                buffer = np.zeros(node.shape, node.dtype)
+                if node.grad is not None:
+                    buffer += node.grad
+                node.grad, node.grad_owned = buffer, True
+            _add_at(node.grad, grad)
+            return
+        grad = _shape_checked(grad, node.shape, node)
+        if grad.dtype != node.dtype:
+            grad = grad.astype(node.dtype)
+        if node.grad is None:
+            node.grad = grad  # borrowed: another edge may hold the same array
+        elif node.grad_owned:
+            node.grad += grad
+        else:
+            node.grad, node.grad_owned = node.grad + grad, True
+
+    @staticmethod
+    def to_leaf(leaf: Tensor, grad) -> None:
+        if type(grad) is IndexGrad:
+            if leaf.grad is None:
+                leaf.grad = np.zeros(leaf.shape, leaf.dtype)
+            _add_at(leaf.grad, grad)
+            return
+        grad = _shape_checked(grad, leaf.shape, leaf)
+        if leaf.grad is None:
+            leaf.grad = np.array(grad, dtype=leaf.dtype, copy=True)
+        elif isinstance(leaf.grad, Tensor):
+            leaf.grad = Tensor(leaf.grad.data + grad)
+        else:
+            leaf.grad += grad
+
+
+def _add_at(buffer: np.ndarray, grad: IndexGrad) -> None:
+    if grad.unique:
+        buffer[grad.index] += grad.values
+    else:
+        np.add.at(buffer, grad.index, grad.values)
+
+
+class _GraphContext:
+    """What a rule sees under create_graph: saved values as Tensors wired into the graph."""
+
+    __slots__ = ("xs", "out", "in_shapes", "params", "needs")
+
+    def __init__(self, node: Node) -> None:
+        self.in_shapes, self.params, self.needs = node.in_shapes, node.params, node.needs
+        self.xs = None if node.xs is None else tuple(
+            _rewire(array, edge) for array, edge in zip(node.xs, node.edges))
+        self.out = None if node.out is None else _rewire(node.out, node)
+
+
+def _rewire(array, source) -> Tensor:
+    """A Tensor holding a saved array whose gradient flows to `source` (a Node or leaf)."""
+    if isinstance(source, Tensor):
+        return source
+    value = Tensor.__new__(Tensor)
+    value.data = np.asarray(array)
+    value.grad, value.name, value.detached_from = None, None, None
+    value.node = source
+    value.requires_grad = source is not None
+    return value
+
+
+class _TensorAccumulator:
+    """create_graph backward: gradients are Tensors, so every step is itself recorded."""
+
+    anomaly = False
+
+    @staticmethod
+    def context(node: Node) -> _GraphContext:
+        return _GraphContext(node)
+
+    @staticmethod
+    def norm(grad) -> float:
+        return _ArrayAccumulator.norm(grad.data)
+
+    @staticmethod
+    def keep(grad) -> Tensor:
+        return grad
+
+    @staticmethod
+    def _dense(grad, shape):
+        if type(grad) is IndexGrad:  # rules return Tensors here, but be safe
+            from ..ops.shape import scatter
+            return scatter(grad.values, index=grad.index, shape=shape, unique=grad.unique)
+        return grad if isinstance(grad, Tensor) else Tensor(grad)
+
+    def to_node(self, node: Node, grad) -> None:
+        grad = _shape_checked(self._dense(grad, node.shape), node.shape, node)
+        node.grad = grad if node.grad is None else node.grad + grad
+
+    def to_leaf(self, leaf: Tensor, grad) -> None:
+        grad = _shape_checked(self._dense(grad, leaf.shape), leaf.shape, leaf)
+        if leaf.grad is None:
+            leaf.grad = grad
+        else:
+            previous = leaf.grad if isinstance(leaf.grad, Tensor) else Tensor(leaf.grad)
+            leaf.grad = previous + grad

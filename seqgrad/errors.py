@@ -1,0 +1,13 @@
+"""Errors seqgrad raises, each a subclass of the builtin a user would catch."""
+
+
+class ShapeError(ValueError):
+    """Shapes that do not fit an op; the message names the op, the shapes and the scope."""
+
+
+class GradcheckError(AssertionError):
+    """An analytic gradient disagrees with finite differences."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read safely, or does not fit the model."""

@@ -1,0 +1,42 @@
+"""The few functions gradient rules need that numpy arrays and Tensors spell
+differently. Each takes either, so one rule serves plain and double backward."""
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+def exp(value):
+    return value.exp() if isinstance(value, Tensor) else np.exp(value)
+
+
+def expand(value, shape: tuple):
+    """Broadcast `value` up to `shape` (a view for arrays, a recorded op for Tensors)."""
+    if isinstance(value, Tensor):
+        from .shape import broadcast_to
+        return broadcast_to(value, shape=tuple(shape))
+    return np.broadcast_to(value, shape)
+
+
+def sum_to_shape(grad, shape: tuple):
+    """Sum `grad` over the axes broadcasting added, so it has `shape` again."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        return grad.reshape(shape) if grad.size == int(np.prod(shape)) else grad
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, size in enumerate(shape) if size == 1 and grad.shape[extra + i] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def kept_shape(shape: tuple, axis) -> tuple:
+    """The shape a reduction over `axis` has with keepdims=True."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = (axis,) if isinstance(axis, int) else axis
+    axes = {a % len(shape) for a in axes}
+    return tuple(1 if i in axes else size for i, size in enumerate(shape))

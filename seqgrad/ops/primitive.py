@@ -1,0 +1,141 @@
+"""How a primitive op is declared and applied.
+
+A primitive is a forward function on numpy arrays and a vector-Jacobian product
+(vjp) beside it. The vjp gets a context (`ctx.xs` saved inputs, `ctx.out` saved
+output, `ctx.in_shapes`, `ctx.params`, `ctx.needs[i]`: does input i want a gradient) and the
+output gradient `g`, and returns one gradient per input (or None). It uses only
+operators and methods that numpy arrays and Tensors share (and `dual`), so the same rule runs
+on arrays for ordinary backward and on Tensors for `create_graph=True`.
+
+The engine, not the rules, sums broadcast gradients back to each input's shape
+and checks every gradient's shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..autodiff.tape import RECORDING, Node, describe_scope
+from ..errors import ShapeError
+
+REGISTRY: dict[str, Primitive] = {}
+NO_PARAMS: dict[str, Any] = {}
+
+
+class Primitive:
+    """One op: `forward(*arrays, **params) -> array` and `vjp(ctx, g) -> grads`."""
+
+    __slots__ = ("name", "forward", "vjp", "save_inputs", "save_output", "save_shapes", "doc")
+
+    def __init__(self, name: str, forward: Callable, vjp: Callable, saves: str, doc: str):
+        self.name = name
+        self.forward = forward
+        self.vjp = vjp
+        saved = saves.split(",")
+        self.save_inputs = "x" in saved
+        self.save_output = "out" in saved
+        self.save_shapes = "shape" in saved
+        self.doc = doc
+
+    def __call__(self, *inputs, **params):
+        return apply(self, inputs, params)
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+def primitive(name: str, forward: Callable, vjp: Callable, saves: str = "", doc: str = "") -> Primitive:
+    """Declare and register a primitive. `saves`: any of "x", "out", "shape" joined by commas, or "" (nothing)."""
+    if name in REGISTRY:
+        raise ValueError(f"primitive {name!r} is declared twice")
+    op = Primitive(name, forward, vjp, saves, doc or (forward.__doc__ or ""))
+    REGISTRY[name] = op
+    return op
+
+
+class IndexGrad:
+    """A gradient that is nonzero only at `index` of an input: added in place, never
+    materialised as a dense array per use, so slicing T steps stays linear in T."""
+
+    __slots__ = ("index", "values", "unique")
+
+    def __init__(self, index, values, unique: bool):
+        self.index = index
+        self.values = values
+        self.unique = unique  # no repeated positions: `buffer[index] += values` is exact
+
+
+def data(value):
+    """The ndarray behind a Tensor (or the value itself): for masks, which carry no gradient."""
+    return value.data if isinstance(value, Tensor) else value
+
+
+def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
+    """Run `op` forward and, if any input requires grad, record a Node on the tape."""
+    arrays = []
+    requires_grad = False
+    for value in inputs:
+        if isinstance(value, Tensor):
+            arrays.append(value.data)
+            requires_grad = requires_grad or value.requires_grad
+        elif isinstance(value, (np.ndarray, float, int)):
+            arrays.append(value)
+        else:
+            arrays.append(as_operand(value, op.name))
+    try:
+        out = op.forward(*arrays, **params)
+    except ShapeError as error:
+        raise ShapeError(f"{error}{describe_scope(RECORDING.scope)}") from None
+    except ValueError as error:
+        shapes = ", ".join(str(np.shape(a)) for a in arrays)
+        raise ShapeError(f"{op.name}: shapes {shapes}: {error}{describe_scope(RECORDING.scope)}") from None
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    if RECORDING.anomaly:
+        check_finite(out, f"{op.name} produced a non-finite output")
+    result = Tensor.__new__(Tensor)
+    result.data = out
+    result.grad = None
+    result.name = None
+    result.detached_from = None
+    if not (requires_grad and RECORDING.grad_enabled):
+        result.requires_grad = False
+        result.node = None
+        return result
+    edges = []
+    needs = []
+    for value in inputs:
+        if isinstance(value, Tensor):
+            edges.append(value.node or value)
+            needs.append(value.requires_grad)
+        else:
+            edges.append(None)
+            needs.append(False)
+    result.requires_grad = True
+    result.node = Node(
+        op, tuple(edges), tuple(arrays) if op.save_inputs else None,
+        out if op.save_output else None,
+        tuple(np.shape(array) for array in arrays) if op.save_shapes else None,
+        params or NO_PARAMS, tuple(needs),
+        out.shape, out.dtype,
+    )
+    return result
+
+
+def as_operand(value, op_name: str) -> np.ndarray:
+    """Turn a list or numpy scalar into an array an op can use, or say why not."""
+    array = np.asarray(value)
+    if array.dtype == object or array.dtype.kind not in "biuf":
+        raise TypeError(f"{op_name}: expected a number, array or Tensor, got {type(value).__name__}")
+    return array
+
+
+def check_finite(array: np.ndarray, message: str) -> None:
+    """Anomaly mode: raise FloatingPointError naming the op and scope."""
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise FloatingPointError(f"{message}{describe_scope(RECORDING.scope)}")
+
+
+from ..tensor import Tensor  # noqa: E402  (Tensor's operators call back into ops)

@@ -1,0 +1,209 @@
+"""`Tensor`: a numpy array, the gradient that backward leaves in it, and the Node
+that made it. Operators and methods only forward to the primitive ops."""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from .dtypes import get_default_dtype
+
+
+class Tensor:
+    """A numpy array that records how it was computed.
+
+    `Tensor(data, requires_grad=False, dtype=None)`: float arrays keep their dtype,
+    Python numbers and lists take the default dtype (float32 unless changed with
+    `seqgrad.set_default_dtype`), integer and boolean arrays are kept for indices
+    and masks but cannot require grad.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "node", "name", "detached_from", "__weakref__")
+    __array_ufunc__ = None  # `ndarray + Tensor` defers to Tensor.__radd__, keeping the graph
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
+        self.data = _to_array(data, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating tensors can require grad, got dtype {self.data.dtype} "
+                "(integer tensors are for indices and targets)"
+            )
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.node = None
+        self.name = name
+        self.detached_from = None
+
+    # --- what it is -----------------------------------------------------------
+    shape = property(lambda self: self.data.shape, doc="the array's shape")
+    dtype = property(lambda self: self.data.dtype, doc="the array's dtype")
+    ndim = property(lambda self: self.data.ndim, doc="number of axes")
+    size = property(lambda self: self.data.size, doc="number of elements")
+    is_leaf = property(lambda self: self.node is None, doc="made by the user, not by an op")
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", threshold=20)
+        extras = f", dtype={self.dtype}" if self.dtype != get_default_dtype() else ""
+        if self.node is not None:
+            extras += f", op={self.node.op.name}"
+        elif self.requires_grad:
+            extras += ", requires_grad=True"
+        return f"tensor({body}{extras})"
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph: gradients stop here (truncated BPTT)."""
+        out = Tensor.__new__(Tensor)
+        out.data, out.grad, out.requires_grad, out.node, out.name = self.data, None, False, None, None
+        out.detached_from = self.node.op.name if self.node is not None else None
+        if self.node is not None and self.node.scope is not None:
+            out.detached_from += f" ({self.node.scope.describe()})"
+        return out
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"only floating tensors can require grad, got dtype {self.data.dtype}")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf tensor after backward (leaves always keep it)."""
+        if self.node is None:
+            if not self.requires_grad:
+                raise RuntimeError("retain_grad() on a tensor that does not require grad")
+            return
+        self.node.retained = weakref.ref(self)
+
+    def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires grad.
+
+        `gradient` is required unless self has one element (then it is 1). Saved values
+        are freed as they are used unless `retain_graph`; `create_graph` records the
+        backward pass so the gradients can be differentiated again.
+        """
+        from .autodiff.backward import backward
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    # --- arithmetic -----------------------------------------------------------
+    def __add__(self, other): return ops.add(self, other)
+    def __radd__(self, other): return ops.add(other, self)
+    def __sub__(self, other): return ops.sub(self, other)
+    def __rsub__(self, other): return ops.sub(other, self)
+    def __mul__(self, other): return ops.mul(self, other)
+    def __rmul__(self, other): return ops.mul(other, self)
+    def __truediv__(self, other): return ops.div(self, other)
+    def __rtruediv__(self, other): return ops.div(other, self)
+    def __neg__(self): return ops.neg(self)
+    def __matmul__(self, other): return ops.matmul(self, other)
+    def __rmatmul__(self, other): return ops.matmul(other, self)
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
+            raise TypeError("pow: the exponent must be a number (use exp(b * log(a)) for tensor exponents)")
+        return ops.pow(self, exponent=float(exponent))
+
+    # Comparisons give boolean masks that carry no gradient.
+    def __gt__(self, other): return Tensor(self.data > _values(other))
+    def __ge__(self, other): return Tensor(self.data >= _values(other))
+    def __lt__(self, other): return Tensor(self.data < _values(other))
+    def __le__(self, other): return Tensor(self.data <= _values(other))
+    __hash__ = object.__hash__
+
+    def __getitem__(self, index):
+        return ops.getitem(self, index=ops.normalize_index(index))
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    # --- functions as methods ---------------------------------------------------
+    def exp(self): return ops.exp(self)
+    def log(self): return ops.log(self)
+    def tanh(self): return ops.tanh(self)
+    def sigmoid(self): return ops.sigmoid(self)
+    def relu(self): return ops.relu(self)
+    def abs(self): return ops.abs(self)
+    def sqrt(self): return ops.sqrt(self)
+
+    def clip(self, low=None, high=None): return ops.clip(self, low=low, high=high)
+    def sum(self, axis=None, keepdims=False): return ops.sum(self, axis=_axis(axis), keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return ops.mean(self, axis=_axis(axis), keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return ops.max(self, axis=_axis(axis), keepdims=keepdims)
+
+    def logsumexp(self, axis=None, keepdims=False):
+        return ops.logsumexp(self, axis=_axis(axis), keepdims=keepdims)
+
+    def softmax(self, axis=-1): return ops.softmax(self, axis=axis)
+    def log_softmax(self, axis=-1): return ops.log_softmax(self, axis=axis)
+
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return ops.reshape(self, shape=tuple(shape))
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        return ops.transpose(self, axes=tuple(axes) if axes else None)
+
+    def permute(self, *axes): return self.transpose(*axes)
+
+    def swapaxes(self, first: int, second: int):
+        axes = list(range(self.ndim))
+        axes[first], axes[second] = axes[second], axes[first]
+        return ops.transpose(self, axes=tuple(axes))
+
+    @property
+    def T(self): return ops.transpose(self, axes=None)
+
+    def broadcast_to(self, shape): return ops.broadcast_to(self, shape=tuple(shape))
+    def split(self, sizes, axis=0): return ops.split(self, sizes, axis=axis)
+    def chunk(self, chunks, axis=0): return ops.chunk(self, chunks, axis=axis)
+
+
+def _axis(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _values(value):
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _to_array(data, dtype) -> np.ndarray:
+    """Check and convert constructor input: floats keep their dtype, Python data takes the default."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, np.ndarray):
+        array = data
+    elif isinstance(data, (bool, np.bool_)):
+        array = np.asarray(data)
+    elif isinstance(data, (int, float, list, tuple)) and not isinstance(data, bool):
+        try:
+            array = np.asarray(data, dtype=get_default_dtype() if dtype is None else dtype)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"Tensor data must be numbers or nested lists of numbers: {error}") from None
+    elif isinstance(data, np.generic):
+        array = np.asarray(data)
+    else:
+        raise TypeError(f"Tensor data must be a number, list or numpy array, got {type(data).__name__}")
+    if array.dtype == object or array.dtype.kind not in "biuf":
+        raise TypeError(f"Tensor data must be numeric, got dtype {array.dtype}")
+    if dtype is not None and array.dtype != np.dtype(dtype):
+        array = array.astype(dtype)
+    return array
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Same as `Tensor(...)`, spelled like PyTorch's `torch.tensor`."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+from . import ops  # noqa: E402  (ops build Tensors; Tensor's operators call ops)
