@@ -60,7 +60,7 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc) -> None:
     try:
         while heap:
             node = heapq.heappop(heap)[1]
-            grad, node.grad = node.grad, None
+            grad, node.grad, node.grad_owned = node.grad, None, False
             if node.freed:
                 raise RuntimeError(FREED_MESSAGE.format(op=node.op.name, scope=describe_scope(node.scope)))
             node.grad_norm = acc.norm(grad)
@@ -69,17 +69,25 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc) -> None:
                 if owner is not None:
                     owner.grad = acc.keep(grad)
             grads = node.op.vjp(acc.context(node), grad)
+            if len(grads) != len(node.edges):
+                raise RuntimeError(f"{node.op.name}: its vjp returned {len(grads)} gradients for "
+                                   f"{len(node.edges)} inputs{describe_scope(node.scope)}")
             if acc.anomaly:
                 acc.check(node, grads)
-            for edge, needed, edge_grad in zip(node.edges, node.needs, grads):
+            for position, (edge, needed, edge_grad) in enumerate(zip(node.edges, node.needs, grads)):
                 if edge_grad is None or not needed:
                     continue
-                if type(edge) is Node:
-                    if edge.grad is None:
-                        heapq.heappush(heap, (-edge.seq, edge))
-                    acc.to_node(edge, edge_grad)
-                else:
-                    acc.to_leaf(edge, edge_grad)
+                try:
+                    if type(edge) is Node:
+                        if edge.grad is None:
+                            heapq.heappush(heap, (-edge.seq, edge))
+                        acc.to_node(edge, edge_grad)
+                    else:
+                        acc.to_leaf(edge, edge_grad)
+                except _ShapeMismatch as mismatch:
+                    raise RuntimeError(
+                        f"{node.op.name}: its vjp gave input {position} a gradient of shape {mismatch.got}, "
+                        f"but that input has shape {mismatch.expected}{describe_scope(node.scope)}") from None
             if not retain_graph and (node.xs is not None or node.out is not None):
                 node.xs = node.out = None
                 node.freed = True
@@ -88,12 +96,21 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc) -> None:
             pending.grad = None
 
 
-def _shape_checked(grad, shape: tuple, node_or_leaf):
+class _ShapeMismatch(Exception):
+    """A rule's gradient that broadcasting cannot explain; `_walk` names the rule's op."""
+
+    def __init__(self, got: tuple, expected: tuple) -> None:
+        super().__init__(got, expected)
+        self.got, self.expected = got, expected
+
+
+def _shape_checked(grad, shape: tuple):
+    """`grad` with broadcast axes summed back to `shape`; any other shape is an engine error."""
     if grad.shape != shape:
-        grad = sum_to_shape(grad, shape)
-        if grad.shape != shape:
-            what = f"{node_or_leaf.op.name}" if isinstance(node_or_leaf, Node) else "a leaf"
-            raise RuntimeError(f"engine: gradient of shape {grad.shape} for {what} of shape {shape}")
+        reduced = sum_to_shape(grad, shape)
+        if reduced.shape != shape:
+            raise _ShapeMismatch(grad.shape, shape)
+        grad = reduced
     return grad
 
 
@@ -126,18 +143,19 @@ class _ArrayAccumulator:
     @staticmethod
     def to_node(node: Node, grad) -> None:
         if type(grad) is IndexGrad:
-            if not node.grad_owned:
+            if node.grad is None or not node.grad_owned:
                 buffer = np.zeros(node.shape, node.dtype)
                 if node.grad is not None:
                     buffer += node.grad
                 node.grad, node.grad_owned = buffer, True
             _add_at(node.grad, grad)
             return
-        grad = _shape_checked(grad, node.shape, node)
+        grad = _shape_checked(grad, node.shape)
         if grad.dtype != node.dtype:
             grad = grad.astype(node.dtype)
         if node.grad is None:
-            node.grad = grad  # borrowed: another edge may hold the same array
+            # Borrowed: another edge may hold the same array, so never add into it in place.
+            node.grad, node.grad_owned = grad, False
         elif node.grad_owned:
             node.grad += grad
         else:
@@ -150,7 +168,7 @@ class _ArrayAccumulator:
                 leaf.grad = np.zeros(leaf.shape, leaf.dtype)
             _add_at(leaf.grad, grad)
             return
-        grad = _shape_checked(grad, leaf.shape, leaf)
+        grad = _shape_checked(grad, leaf.shape)
         if leaf.grad is None:
             leaf.grad = np.array(grad, dtype=leaf.dtype, copy=True)
         elif isinstance(leaf.grad, Tensor):
@@ -215,11 +233,11 @@ class _TensorAccumulator:
         return grad if isinstance(grad, Tensor) else Tensor(grad)
 
     def to_node(self, node: Node, grad) -> None:
-        grad = _shape_checked(self._dense(grad, node.shape), node.shape, node)
+        grad = _shape_checked(self._dense(grad, node.shape), node.shape)
         node.grad = grad if node.grad is None else node.grad + grad
 
     def to_leaf(self, leaf: Tensor, grad) -> None:
-        grad = _shape_checked(self._dense(grad, leaf.shape), leaf.shape, leaf)
+        grad = _shape_checked(self._dense(grad, leaf.shape), leaf.shape)
         if leaf.grad is None:
             leaf.grad = grad
         else:

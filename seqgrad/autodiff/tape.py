@@ -146,7 +146,7 @@ class Node:
 
     __slots__ = (
         "op", "edges", "xs", "out", "in_shapes", "params", "needs", "shape", "dtype",
-        "scope", "seq", "grad", "grad_owned", "grad_norm", "retained", "freed",
+        "scope", "seq", "grad", "grad_owned", "grad_norm", "retained", "freed", "role",
         "__weakref__",
     )
 
@@ -167,6 +167,7 @@ class Node:
         self.grad_norm = None     # ||dL/d(out)|| from the last backward through here
         self.retained = None      # weakref to the output Tensor, after retain_grad()
         self.freed = False
+        self.role = None          # "hidden", "cell", ...: set by the unroller on state outputs
 
     @property
     def name(self) -> str:

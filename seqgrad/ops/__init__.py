@@ -5,8 +5,7 @@ from .linalg import matmul
 from .primitive import REGISTRY, Primitive, primitive
 from .reduce import log_softmax, logsumexp, max, mean, softmax, sum
 from .select import clip, maximum, minimum, where
-from .shape import (broadcast_to, chunk, concat, getitem, normalize_index, reshape, scatter, split, stack,
-                    transpose)
+from .shape import broadcast_to, chunk, concat, getitem, normalize_index, reshape, scatter, split, stack, transpose
 from .unary import abs, exp, log, relu, sigmoid, sqrt, tanh
 
 __all__ = [

@@ -19,18 +19,22 @@ def expand(value, shape: tuple):
 
 
 def sum_to_shape(grad, shape: tuple):
-    """Sum `grad` over the axes broadcasting added, so it has `shape` again."""
+    """Sum `grad` over the axes broadcasting added, so it has `shape` again.
+
+    Only broadcast axes are summed (leading extra axes, and axes of size 1 in `shape`);
+    any other mismatch is returned unchanged for the caller to report, never reshaped.
+    """
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
     if extra < 0:
-        return grad.reshape(shape) if grad.size == int(np.prod(shape)) else grad
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, size in enumerate(shape) if size == 1 and grad.shape[extra + i] != 1
-    )
+        return grad
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, size in enumerate(shape) if size == 1 and grad.shape[i] != 1)
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape)
+    return grad
 
 
 def kept_shape(shape: tuple, axis) -> tuple:

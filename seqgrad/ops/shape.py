@@ -25,7 +25,8 @@ reshape = primitive("reshape", _reshape_forward, saves="shape",
 
 def _transpose_forward(x, *, axes=None):
     if axes is not None and sorted(a % max(np.ndim(x), 1) for a in axes) != list(range(np.ndim(x))):
-        raise ShapeError(f"transpose: axes {tuple(axes)} are not a permutation of the {np.ndim(x)} axes of {np.shape(x)}")
+        raise ShapeError(
+            f"transpose: axes {tuple(axes)} are not a permutation of the {np.ndim(x)} axes of {np.shape(x)}")
     return np.transpose(x, axes)
 
 

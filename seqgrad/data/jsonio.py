@@ -1,0 +1,72 @@
+"""JSON files for vocabularies and tokenizers: written atomically, read back with checks that name the file."""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .errors import DataFileError
+
+FORMAT_VERSION = 1
+
+
+def write_json_atomic(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+    """Write `payload` as JSON to a temporary file beside `path`, then rename it over `path`.
+
+    A crash or a full disk leaves the old file whole instead of a half-written one.
+    """
+    target = Path(path)
+    text = json.dumps(payload, ensure_ascii=False, indent=1)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def read_json_payload(path: str | os.PathLike, expected_format: str) -> dict[str, Any]:
+    """Read a file written by `write_json_atomic` and check it holds `expected_format` at a known version."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DataFileError(f"{source}: expected a UTF-8 JSON {expected_format} file, got undecodable bytes "
+                            f"({error})") from None
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataFileError(f"{source}: expected a JSON {expected_format} file, got invalid JSON "
+                            f"({error.msg} at line {error.lineno} column {error.colno})") from None
+    if not isinstance(payload, dict):
+        raise DataFileError(f"{source}: expected a JSON object holding a {expected_format}, "
+                            f"got a JSON {type(payload).__name__}")
+    found_format = payload.get("format")
+    if found_format != expected_format:
+        raise DataFileError(f"{source}: expected format {expected_format!r}, got {found_format!r}")
+    found_version = payload.get("version")
+    if found_version != FORMAT_VERSION:
+        raise DataFileError(f"{source}: expected {expected_format} version {FORMAT_VERSION}, got {found_version!r}")
+    return payload
+
+
+def require_field(payload: dict[str, Any], key: str, kind: type | tuple[type, ...], source: str) -> Any:
+    """`payload[key]` if present and of type `kind`, else a DataFileError naming the file and the field."""
+    if key not in payload:
+        raise DataFileError(f"{source}: missing field {key!r}")
+    value = payload[key]
+    # bool is an int in Python; a field that wants an int should not accept true/false.
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)):
+        expected = " or ".join(k.__name__ for k in _as_tuple(kind))
+        raise DataFileError(f"{source}: field {key!r} must be {expected}, got {type(value).__name__}")
+    return value
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)

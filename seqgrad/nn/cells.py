@@ -1,0 +1,200 @@
+"""Recurrent cells: one time step each, written only with primitive ops.
+
+The contract every cell meets (built-in or yours), which is all `Recurrent` needs
+to unroll, stack, reverse, mask by length, apply recurrent dropout and label the
+graph:
+
+    class MyCell(Cell):
+        state_names = ("hidden",)            # or ("hidden", "cell"): one Tensor each, (B, hidden_size)
+        def __init__(self, input_size, hidden_size): ...   # set self.hidden_size
+        def step(self, x, state):            # x: (B, D) (or what project_inputs made), state: tuple
+            ...
+            return output, new_state         # output (B, hidden_size), new_state: tuple like state
+
+Optional: `project_inputs(inputs)` maps all steps (T, B, D) at once before the loop
+(one big matmul instead of T small ones); `step` then receives its row. A `step` that
+takes a `recurrent_mask` argument applies recurrent dropout itself; otherwise the
+unroller multiplies the incoming hidden state by the mask.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..dtypes import get_default_dtype
+from ..errors import ShapeError
+from ..tensor import Tensor
+from . import init
+from .module import Module, Parameter
+
+
+class Cell(Module):
+    """Base class of recurrent cells; subclasses define `step` (and `hidden_size`)."""
+
+    state_names: tuple[str, ...] = ("hidden",)
+    hidden_size: int
+
+    def initial_state(self, batch_size: int, dtype=None) -> tuple[Tensor, ...]:
+        """Zeros (batch_size, hidden_size) for every state component."""
+        dtype = dtype or self._dtype()
+        return tuple(Tensor(np.zeros((batch_size, self.hidden_size), dtype)) for _ in self.state_names)
+
+    def project_inputs(self, inputs: Tensor) -> Tensor:
+        """All steps' input transformation at once, (T, B, D) -> (T, B, ·). Default: none."""
+        return inputs
+
+    def step(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        raise NotImplementedError(f"{type(self).__name__} must define step(x, state) -> (output, new_state)")
+
+    def forward(self, x: Tensor, state=None):
+        """PyTorch's cell call: `RNNCell(x, h) -> h`, `LSTMCell(x, (h, c)) -> (h, c)`.
+        x: (B, input_size) or unbatched (input_size,); state defaults to zeros."""
+        unbatched = x.ndim == 1
+        if unbatched:
+            x = x.reshape(1, x.shape[0])
+        if state is None:
+            state = self.initial_state(x.shape[0], x.dtype)
+        else:
+            state = state if isinstance(state, tuple) else (state,)
+            state = tuple(s.reshape(1, s.shape[0]) if unbatched else s for s in state)
+        projected = self.project_inputs(x.reshape(1, *x.shape))[0]
+        _, new_state = self.step(projected, state)
+        if unbatched:
+            new_state = tuple(s.reshape(s.shape[1]) for s in new_state)
+        return new_state if len(new_state) > 1 else new_state[0]
+
+    def _dtype(self):
+        first = next(self.parameters(), None)
+        return first.dtype if first is not None else get_default_dtype()
+
+
+class GatedCell(Cell):
+    """A cell with PyTorch's four parameters: weight_ih (G·H, D), weight_hh (G·H, H),
+    bias_ih and bias_hh (G·H,), all ~ U(-1/sqrt(H), 1/sqrt(H)); G gate blocks."""
+
+    gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None) -> None:
+        super().__init__()
+        if input_size <= 0 or hidden_size <= 0:
+            raise ValueError(f"input_size and hidden_size must be positive, got {input_size}, {hidden_size}")
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        dtype = dtype or get_default_dtype()
+        rows = self.gates * hidden_size
+        shapes = {"weight_ih": (rows, input_size), "weight_hh": (rows, hidden_size)}
+        if bias:
+            shapes.update(bias_ih=(rows,), bias_hh=(rows,))
+        for name, shape in shapes.items():
+            setattr(self, name, init.recurrent_uniform_(Parameter(np.empty(shape, dtype)), hidden_size))
+        if not bias:
+            self.bias_ih = self.bias_hh = None
+
+    def project_inputs(self, inputs: Tensor) -> Tensor:
+        """x W_ihᵀ + b_ih (+ b_hh where it simply adds) for all T steps in one matmul."""
+        steps, batch, features = inputs.shape
+        if features != self.input_size:
+            raise ShapeError(f"{type(self).__name__}: expected input features {self.input_size}, got {features}")
+        projected = inputs.reshape(steps * batch, features) @ self.weight_ih.T
+        bias = self._input_bias()
+        if bias is not None:
+            projected = projected + bias
+        return projected.reshape(steps, batch, projected.shape[-1])
+
+    def _input_bias(self):
+        return None if not self.bias else self.bias_ih + self.bias_hh
+
+    def _recurrent(self, hidden: Tensor) -> Tensor:
+        """h W_hhᵀ: the step's one matmul for all gates."""
+        return hidden @ self.weight_hh.T
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+
+class RNNCell(GatedCell):
+    """Elman cell: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) (or relu)."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 dtype=None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(input_size, hidden_size, bias, dtype)
+        self.nonlinearity = nonlinearity
+
+    def step(self, x, state, recurrent_mask=None):
+        (hidden,) = state
+        if recurrent_mask is not None:
+            hidden = hidden * recurrent_mask
+        pre_activation = x + self._recurrent(hidden)
+        hidden = pre_activation.tanh() if self.nonlinearity == "tanh" else pre_activation.relu()
+        return hidden, (hidden,)
+
+
+class LSTMCell(GatedCell):
+    """LSTM (gate order i, f, g, o as PyTorch):
+        i, f, o = σ(·), g = tanh(·) of W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
+        c_t = f ⊙ c_{t-1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)"""
+
+    gates = 4
+    state_names = ("hidden", "cell")
+
+    def step(self, x, state, recurrent_mask=None):
+        hidden, cell_state = state
+        if recurrent_mask is not None:
+            hidden = hidden * recurrent_mask
+        gates = x + self._recurrent(hidden)
+        input_gate, forget_gate, candidate, output_gate = gates.split(self.hidden_size, axis=1)
+        input_gate, forget_gate, output_gate = input_gate.sigmoid(), forget_gate.sigmoid(), output_gate.sigmoid()
+        cell_state = forget_gate * cell_state + input_gate * candidate.tanh()
+        hidden = output_gate * cell_state.tanh()
+        return hidden, (hidden, cell_state)
+
+
+class GRUCell(GatedCell):
+    """GRU (gate order r, z, n as PyTorch):
+        r = σ(W_ir x + b_ir + W_hr h + b_hr),  z = σ(W_iz x + b_iz + W_hz h + b_hz)
+        reset="after"  (PyTorch, cuDNN):  n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+        reset="before" (Cho et al. 2014): n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)
+        h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}, computed as n + z ⊙ (h_{t-1} - n)"""
+
+    gates = 3
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, reset: str = "after",
+                 dtype=None) -> None:
+        if reset not in ("after", "before"):
+            raise ValueError(f"reset must be 'after' or 'before', got {reset!r}")
+        super().__init__(input_size, hidden_size, bias, dtype)
+        self.reset = reset
+
+    def _input_bias(self):
+        # b_hn sits inside r ⊙ (...), so only b_ih folds into the input projection.
+        return self.bias_ih if self.bias else None
+
+    def step(self, x, state, recurrent_mask=None):
+        (hidden,) = state
+        size = self.hidden_size
+        recurrent_input = hidden * recurrent_mask if recurrent_mask is not None else hidden
+        x_gates, x_candidate = x.split([2 * size, size], axis=1)
+        if self.reset == "after":
+            h_gates = self._recurrent(recurrent_input)
+            if self.bias:
+                h_gates = h_gates + self.bias_hh
+            h_gates, h_candidate = h_gates.split([2 * size, size], axis=1)
+            reset_gate, update_gate = (x_gates + h_gates).sigmoid().split(size, axis=1)
+            candidate = (x_candidate + reset_gate * h_candidate).tanh()
+        else:
+            weight_gates, weight_candidate = self.weight_hh.split([2 * size, size], axis=0)
+            h_gates = recurrent_input @ weight_gates.T
+            if self.bias:
+                bias_gates, bias_candidate = self.bias_hh.split([2 * size, size], axis=0)
+                h_gates = h_gates + bias_gates
+            reset_gate, update_gate = (x_gates + h_gates).sigmoid().split(size, axis=1)
+            h_candidate = (reset_gate * recurrent_input) @ weight_candidate.T
+            if self.bias:
+                h_candidate = h_candidate + bias_candidate
+            candidate = (x_candidate + h_candidate).tanh()
+        hidden = candidate + update_gate * (hidden - candidate)
+        return hidden, (hidden,)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ("" if self.reset == "after" else ", reset='before'")

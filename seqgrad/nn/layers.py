@@ -1,0 +1,109 @@
+"""Feed-forward layers: Linear, Embedding, Dropout, Sequential."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..dtypes import get_default_dtype
+from ..errors import ShapeError
+from ..ops.primitive import data
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+
+class Linear(Module):
+    """y = x Wᵀ + b. weight (out, in), bias (out,), both ~ U(-1/sqrt(in), 1/sqrt(in))."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        dtype = dtype or get_default_dtype()
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = init.uniform_(Parameter(np.empty((out_features, in_features), dtype)), -bound, bound)
+        self.bias = init.uniform_(Parameter(np.empty(out_features, dtype)), -bound, bound) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-1] != self.in_features:
+            raise ShapeError(f"Linear: expected input (..., {self.in_features}), got {x.shape}")
+        y = x @ self.weight.T
+        return y + self.bias if self.bias is not None else y
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Embedding(Module):
+    """Rows of a (num_embeddings, dim) table picked by integer ids; weight ~ N(0, 1).
+
+    The gradient is a scatter-add of the output gradient into the used rows (no one-hot).
+    With `padding_idx`, that row starts at zero and receives no gradient.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype=None):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+            raise ValueError(f"padding_idx must be within [-{num_embeddings}, {num_embeddings}), got {padding_idx}")
+        self.padding_idx = None if padding_idx is None else padding_idx % num_embeddings
+        self.weight = init.normal_(Parameter(np.empty((num_embeddings, embedding_dim), dtype or get_default_dtype())))
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0.0
+
+    def forward(self, ids) -> Tensor:
+        ids = np.asarray(data(ids))
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"Embedding: ids must be integers, got dtype {ids.dtype}")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):
+            raise IndexError(f"Embedding: ids must be in [0, {self.num_embeddings}), got range "
+                             f"[{ids.min()}, {ids.max()}]")
+        rows = self.weight[ids]
+        if self.padding_idx is not None:
+            rows = rows * (ids != self.padding_idx)[..., None].astype(rows.dtype)
+        return rows
+
+    def extra_repr(self) -> str:
+        pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
+        return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+
+
+class Dropout(Module):
+    """Inverted dropout with probability p while training; identity in eval mode."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Sequential(Module):
+    """Modules applied in order; indexable and iterable."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for index, module in enumerate(modules):
+            setattr(self, str(index), module)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self._modules.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())

@@ -1,0 +1,230 @@
+"""Any cell becomes a sequence layer: unrolled over time, stacked, bidirectional,
+masked by lengths, with dropout between layers and recurrent (variational) dropout.
+
+BPTT is not written here: the unrolled steps are ordinary recorded ops, and the
+engine's backward goes through them. Every op is recorded inside
+`scope(<layer>, layer=k, direction=...)` and `scope(<Cell>, step=t)`, which is how
+the graph drawer groups the unrolled graph by layer, direction and time step.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .. import ops
+from ..autodiff.tape import scope
+from ..errors import ShapeError
+from ..tensor import Tensor
+from .cells import Cell, GRUCell, LSTMCell, RNNCell
+from .functional import dropout, dropout_mask
+from .module import Module
+
+DIRECTIONS = ("forward", "backward")
+
+
+class Recurrent(Module):
+    """A stack of (optionally bidirectional) layers of `make_cell(input_size)` cells.
+
+    `layer(input, hx=None, lengths=None) -> (output, final_state)`
+    - input: (T, B, D), or (B, T, D) with batch_first, or unbatched (T, D).
+    - hx: per state component, (num_layers·num_directions, B, H) (a tuple when the cell
+      has several components, as the LSTM's (h_0, c_0)); zeros by default.
+    - lengths: one int per batch entry (PyTorch's packed-sequence results).
+    - output: (T, B, num_directions·H), zero past each sequence's length;
+      final state: like hx, taken at each sequence's own last step.
+    Parameters are named `<cell parameter>_l{k}` and `..._l{k}_reverse`, as PyTorch does.
+    """
+
+    def __init__(self, make_cell: Callable[[int], Cell], input_size: int, num_layers: int = 1,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 recurrent_dropout: float = 0.0, name: str | None = None) -> None:
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be at least 1, got {num_layers}")
+        for label, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= p < 1.0:
+                raise ValueError(f"{label} must be in [0, 1), got {p}")
+        self.input_size, self.num_layers, self.batch_first = input_size, num_layers, batch_first
+        self.dropout, self.recurrent_dropout, self.bidirectional = dropout, recurrent_dropout, bidirectional
+        self.num_directions = 2 if bidirectional else 1
+        self.name = name or type(self).__name__
+        cells = []
+        layer_input = input_size
+        for layer in range(num_layers):
+            for direction in range(self.num_directions):
+                cell = make_cell(layer_input)
+                if not isinstance(cell, Cell):
+                    raise TypeError(f"make_cell must return a seqgrad.nn.Cell, got {type(cell).__name__}")
+                suffix = f"_l{layer}" + ("_reverse" if direction else "")
+                for param_name, param in cell.named_parameters():
+                    setattr(self, param_name + suffix, param)
+                    param.name = param_name + suffix
+                cells.append(cell)
+            layer_input = cells[-1].hidden_size * self.num_directions
+        self.hidden_size = cells[0].hidden_size
+        self.state_names = cells[0].state_names
+        # Cells share the parameters registered above; keep them out of the module tree so
+        # every parameter has exactly one (PyTorch) name.
+        object.__setattr__(self, "cells", cells)
+        object.__setattr__(self, "_masks_itself", [
+            "recurrent_mask" in inspect.signature(cell.step).parameters for cell in cells])
+
+    def cell(self, layer: int, direction: int = 0) -> Cell:
+        """The cell of `layer` and `direction` (0 forward, 1 backward)."""
+        return self.cells[layer * self.num_directions + direction]
+
+    def extra_repr(self) -> str:
+        options = [f"{self.input_size}, {self.hidden_size}"]
+        if self.num_layers != 1:
+            options.append(f"num_layers={self.num_layers}")
+        for key in ("batch_first", "bidirectional"):
+            if getattr(self, key):
+                options.append(f"{key}=True")
+        for key in ("dropout", "recurrent_dropout"):
+            if getattr(self, key):
+                options.append(f"{key}={getattr(self, key)}")
+        return ", ".join(options) + f", cell={type(self.cells[0]).__name__}"
+
+    # --- the forward pass --------------------------------------------------------------
+    def forward(self, input: Tensor, hx=None, lengths: Sequence[int] | None = None):
+        if not isinstance(input, Tensor):
+            input = Tensor(input)
+        unbatched = input.ndim == 2
+        if input.ndim not in (2, 3):
+            raise ShapeError(f"{self.name}: expected input (T, B, D), (B, T, D) with batch_first, or (T, D); "
+                             f"got shape {input.shape}")
+        if unbatched:
+            input = input.reshape(input.shape[0], 1, input.shape[1])
+        elif self.batch_first:
+            input = input.transpose(1, 0, 2)
+        steps, batch, _ = input.shape
+        if steps == 0:
+            raise ShapeError(f"{self.name}: the input has no time steps (shape {input.shape})")
+        initial = self._initial_states(hx, batch, input.dtype, unbatched)
+        valid = self._valid_steps(lengths, steps, batch)
+
+        layer_input, finals = input, []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout and self.training:
+                layer_input = dropout(layer_input, self.dropout, True)
+            outputs = []
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                with scope(self.name, layer=layer, direction=DIRECTIONS[direction]):
+                    output, final = self._run_direction(index, layer_input, initial[index], valid, direction == 1)
+                outputs.append(output)
+                finals.append(final)
+            layer_input = outputs[0] if len(outputs) == 1 else ops.concat(outputs, axis=2)
+
+        output = layer_input
+        final_state = tuple(ops.stack([final[k] for final in finals], axis=0) for k in range(len(self.state_names)))
+        if unbatched:
+            output = output.reshape(output.shape[0], output.shape[2])
+            final_state = tuple(s.reshape(s.shape[0], s.shape[2]) for s in final_state)
+        elif self.batch_first:
+            output = output.transpose(1, 0, 2)
+        return output, (final_state if len(final_state) > 1 else final_state[0])
+
+    def _run_direction(self, index: int, inputs: Tensor, state: tuple, valid, reverse: bool):
+        """Unroll one cell over time. With lengths, `valid[t]` (B, 1) freezes the state after a
+        sequence's end (forward) or holds it at the initial state until its last step (backward),
+        and zeroes outputs past the end."""
+        cell = self.cells[index]
+        projected = cell.project_inputs(inputs)
+        step_inputs = projected.split(1, axis=0) if projected.shape[0] > 1 else (projected,)
+        mask = None
+        if self.recurrent_dropout and self.training:
+            mask = dropout_mask((inputs.shape[1], cell.hidden_size), self.recurrent_dropout, inputs.dtype)
+        masks_itself = self._masks_itself[index]
+        cell_name = type(cell).__name__
+        outputs = [None] * inputs.shape[0]
+        order = range(inputs.shape[0] - 1, -1, -1) if reverse else range(inputs.shape[0])
+        for t in order:
+            with scope(cell_name, step=t):
+                x_t = step_inputs[t].reshape(step_inputs[t].shape[1:])
+                if mask is None:
+                    output, new_state = cell.step(x_t, state)
+                elif masks_itself:
+                    output, new_state = cell.step(x_t, state, recurrent_mask=mask)
+                else:
+                    output, new_state = cell.step(x_t, (state[0] * mask,) + tuple(state[1:]))
+                if valid is not None and not valid[t].all():
+                    keep = valid[t]
+                    new_state = tuple(ops.where(keep, new, old) for new, old in zip(new_state, state))
+                    output = output * keep.astype(output.dtype)
+                for role, value in zip(cell.state_names, new_state):
+                    if value.node is not None:
+                        value.node.role = role
+                state = tuple(new_state)
+            outputs[t] = output
+        return ops.stack(outputs, axis=0), state
+
+    def _initial_states(self, hx, batch: int, dtype, unbatched: bool) -> list[tuple]:
+        """One state tuple per (layer, direction), from hx or zeros; shapes checked first."""
+        count = self.num_layers * self.num_directions
+        components = len(self.state_names)
+        if hx is None:
+            return [cell.initial_state(batch, dtype) for cell in self.cells]
+        hx = hx if isinstance(hx, (tuple, list)) else (hx,)
+        if len(hx) != components:
+            raise ValueError(f"{self.name}: hx must have {components} component(s) "
+                             f"({', '.join(self.state_names)}), got {len(hx)}")
+        hx = [h if isinstance(h, Tensor) else Tensor(h) for h in hx]
+        for name, h in zip(self.state_names, hx):
+            expected = (count, self.hidden_size) if unbatched else (count, batch, self.hidden_size)
+            if h.shape != expected:
+                raise ShapeError(f"{self.name}: initial {name} state must have shape {expected}, got {h.shape}")
+        if unbatched:
+            hx = [h.reshape(count, 1, self.hidden_size) for h in hx]
+        per_layer = [h.split(1, axis=0) if count > 1 else (h,) for h in hx]
+        return [tuple(pieces[i].reshape(batch, self.hidden_size) for pieces in per_layer) for i in range(count)]
+
+    @staticmethod
+    def _valid_steps(lengths, steps: int, batch: int):
+        """(T, B, 1) booleans: is step t inside sequence b? None when every sequence is full."""
+        if lengths is None:
+            return None
+        lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+        if lengths.ndim != 1 or lengths.dtype.kind not in "iu":
+            raise ValueError(f"lengths must be a sequence of ints, one per batch entry; got {lengths!r}")
+        if len(lengths) != batch:
+            raise ValueError(f"lengths has {len(lengths)} entries but the batch has {batch} sequences")
+        if lengths.min() < 1 or lengths.max() > steps:
+            raise ValueError(f"lengths must be between 1 and the {steps} time steps, got {lengths.tolist()}")
+        if (lengths == steps).all():
+            return None
+        return (np.arange(steps)[:, None] < lengths[None, :])[:, :, None]
+
+
+class RNN(Recurrent):
+    """Elman RNN layers, PyTorch's signature: RNN(input_size, hidden_size, num_layers=1,
+    nonlinearity='tanh', bias=True, batch_first=False, dropout=0.0, bidirectional=False)."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, recurrent_dropout: float = 0.0, dtype=None) -> None:
+        super().__init__(lambda size: RNNCell(size, hidden_size, bias, nonlinearity, dtype), input_size,
+                         num_layers, batch_first, dropout, bidirectional, recurrent_dropout)
+
+
+class LSTM(Recurrent):
+    """LSTM layers, PyTorch's signature; returns (output, (h_n, c_n))."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 recurrent_dropout: float = 0.0, dtype=None) -> None:
+        super().__init__(lambda size: LSTMCell(size, hidden_size, bias, dtype), input_size,
+                         num_layers, batch_first, dropout, bidirectional, recurrent_dropout)
+
+
+class GRU(Recurrent):
+    """GRU layers, PyTorch's signature plus `reset` ('after' as PyTorch, or 'before')."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 reset: str = "after", recurrent_dropout: float = 0.0, dtype=None) -> None:
+        super().__init__(lambda size: GRUCell(size, hidden_size, bias, reset, dtype), input_size,
+                         num_layers, batch_first, dropout, bidirectional, recurrent_dropout)
