@@ -9,13 +9,15 @@ from .ops import (abs, chunk, clip, concat, exp, log, log_softmax, logsumexp, ma
 from .random import manual_seed
 from .tensor import Tensor, tensor
 from .factories import ones, ones_like, randn, zeros, zeros_like
+from .interop.checkpoint import load, save
+from . import bptt, interop, nn, optim  # noqa: E402  (subpackages, after the core they build on)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "gradcheck", "scope", "current_scope", "no_grad", "enable_grad", "is_grad_enabled",
     "detect_anomaly", "set_default_dtype", "get_default_dtype", "ShapeError", "GradcheckError",
-    "CheckpointError", "manual_seed", "zeros", "ones", "zeros_like", "ones_like", "randn",
+    "CheckpointError", "manual_seed", "save", "load", "nn", "optim", "bptt", "interop", "zeros", "ones", "zeros_like", "ones_like", "randn",
     "abs", "chunk", "clip", "concat", "exp", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum",
     "mean", "minimum", "relu", "reshape", "sigmoid", "softmax", "split", "sqrt", "stack", "sum", "tanh",
     "where",

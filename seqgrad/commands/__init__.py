@@ -1,0 +1,1 @@
+"""Subcommands of the `seqgrad` command line, one module each."""

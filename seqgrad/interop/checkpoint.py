@@ -1,0 +1,62 @@
+"""Checkpoints as numpy .npz: names and arrays only, so loading never runs code.
+
+Writing goes to a temporary file in the same folder, renamed into place, so an
+interrupted save leaves the previous checkpoint (or none), never a broken one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CheckpointError
+from ..tensor import Tensor
+
+
+def save(state: Mapping[str, object], path: str | os.PathLike) -> Path:
+    """Write {name: array} to `path` (an .npz file) atomically; returns the path."""
+    path = Path(path)
+    arrays = {}
+    for name, value in state.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"checkpoint keys must be non-empty strings, got {name!r}")
+        array = np.asarray(value.data if isinstance(value, Tensor) else value)
+        if array.dtype == object or array.dtype.kind not in "biuf":
+            raise TypeError(f"checkpoint entry {name!r} must be numeric, got dtype {array.dtype}")
+        arrays[name] = array
+    if not path.parent.exists():
+        raise FileNotFoundError(2, "No such directory", str(path.parent))
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return path
+
+
+def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read a checkpoint written by `save`: {name: array}. Object arrays (pickles) are refused."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(2, "No such checkpoint file", str(path))
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except ValueError as error:
+        if "allow_pickle" in str(error) or "Object arrays" in str(error):
+            raise CheckpointError(f"{path}: refused: it holds pickled Python objects, and loading them could "
+                                  "run code; seqgrad checkpoints hold only numeric arrays") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint: {error}") from None
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as error:
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(error).__name__}: {error})") from None
