@@ -50,12 +50,14 @@ def xavier_normal_(param: Tensor, gain: float = 1.0) -> Tensor:
     return normal_(param, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
-def orthogonal_(param: Tensor, gain: float = 1.0) -> Tensor:
+def orthogonal_(param: Tensor, gain: float = 1.0, blocks: int = 1) -> Tensor:
     """A (semi-)orthogonal matrix from the QR of a Gaussian: singular values all `gain`,
-    so h ↦ W h neither grows nor shrinks the state (Saxe et al. 2014). For stacked gate
-    weights (4H, H) each H×H block is made orthogonal separately."""
+    so h ↦ W h neither grows nor shrinks the state (Saxe et al. 2014). `blocks` > 1 splits
+    the rows into that many blocks, each orthogonal on its own: use blocks=4 for an LSTM's
+    stacked weight_hh (4H, H), blocks=3 for a GRU's."""
     rows, cols = param.shape[0], int(np.prod(param.shape[1:]))
-    blocks = rows // cols if rows > cols and rows % cols == 0 else 1
+    if blocks < 1 or rows % blocks:
+        raise ValueError(f"orthogonal_: {rows} rows do not split into {blocks} equal blocks")
     block_rows = rows // blocks
     pieces = []
     for _ in range(blocks):

@@ -41,7 +41,8 @@ class Module:
 
     def __setattr__(self, name: str, value) -> None:
         if "_parameters" not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() before assigning {name!r}")
+            raise AttributeError(
+                f"{type(self).__name__}.__init__ must call super().__init__() before assigning {name!r}")
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         if isinstance(value, Parameter):

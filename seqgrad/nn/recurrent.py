@@ -117,10 +117,16 @@ class Recurrent(Module):
                     output, final = self._run_direction(index, layer_input, initial[index], valid, direction == 1)
                 outputs.append(output)
                 finals.append(final)
-            layer_input = outputs[0] if len(outputs) == 1 else ops.concat(outputs, axis=2)
+            if len(outputs) > 1:
+                with scope(self.name, layer=layer):
+                    layer_input = ops.concat(outputs, axis=2)
+            else:
+                layer_input = outputs[0]
 
         output = layer_input
-        final_state = tuple(ops.stack([final[k] for final in finals], axis=0) for k in range(len(self.state_names)))
+        with scope(self.name):
+            final_state = tuple(ops.stack([final[k] for final in finals], axis=0)
+                                for k in range(len(self.state_names)))
         if unbatched:
             output = output.reshape(output.shape[0], output.shape[2])
             final_state = tuple(s.reshape(s.shape[0], s.shape[2]) for s in final_state)

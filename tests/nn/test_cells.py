@@ -5,7 +5,6 @@ import pytest
 
 import seqgrad as sg
 from seqgrad import nn
-
 from tests.nn.reference import gru_step, lstm_step, rnn_step
 
 F64 = np.float64

@@ -64,7 +64,7 @@ def test_custom_cells_stack_bidirectional_with_lengths_and_gradcheck():
         names = [name for name, _ in layer.named_parameters()]
         assert names[0].endswith("_l0") and any(name.endswith("_l1_reverse") for name in names)
 
-        def run(x, *params):
+        def run(x, *params, layer=layer):
             return layer(x, lengths=[4, 2])
 
         assert sg.gradcheck(run, [x, *layer.parameters()], max_elements=0, directions=4)
