@@ -117,7 +117,7 @@ class CharTokenizer(_Tokenizer):
     def encode(self, text: str) -> np.ndarray:
         """Ids of the characters of `text`, shape (len(text),), int64, by a table lookup on code points."""
         self._check_text(text, "encode")
-        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         lookup = self._code_point_lookup()
         inside = codes < lookup.size
         ids = np.full(codes.shape, UNK_ID, dtype=np.int64)
@@ -174,9 +174,12 @@ class WordTokenizer(_Tokenizer):
 
     def detokenize(self, tokens: Sequence[str]) -> str:
         pieces: list[str] = []
+        previous = None
         for token in tokens:
-            glued = pieces and (token in _CLOSING or pieces[-1] in _OPENING)
-            pieces.append(token if glued or not pieces else " " + token)
+            if previous is not None and token not in _CLOSING and previous not in _OPENING:
+                pieces.append(" ")
+            pieces.append(token)
+            previous = token
         return "".join(pieces)
 
     def _settings(self) -> dict[str, Any]:
