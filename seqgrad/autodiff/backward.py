@@ -164,6 +164,11 @@ class _ArrayAccumulator:
     @staticmethod
     def to_leaf(leaf: Tensor, grad) -> None:
         if type(grad) is IndexGrad:
+            if isinstance(leaf.grad, Tensor):  # left by a create_graph backward: stays a Tensor
+                buffer = np.array(leaf.grad.data, dtype=leaf.dtype, copy=True)
+                _add_at(buffer, grad)
+                leaf.grad = Tensor(buffer)
+                return
             if leaf.grad is None:
                 leaf.grad = np.zeros(leaf.shape, leaf.dtype)
             _add_at(leaf.grad, grad)

@@ -7,13 +7,16 @@ The same call gives the same text on every machine with the same Python minor ve
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 import inspect
 import re
 import sys
 import warnings
 from collections.abc import Iterator
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -97,27 +100,63 @@ def _stdlib_documents(module_names: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _walk_docstrings(module_names: tuple[str, ...]) -> Iterator[str]:
-    """Module docstring, then public classes (with their public methods) and functions, sorted by name."""
+    """Module docstring, then public classes (with their public methods) and functions, sorted by name.
+
+    Python modules are read from their source with `ast`, so what other libraries patch at run
+    time (torch, for one, replaces functions of `inspect`) cannot change the text; only modules
+    written in C are imported, since their docstrings exist only at run time.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for module_name in sorted(module_names):
             try:
+                spec = importlib.util.find_spec(module_name)
+            except ImportError:
+                continue
+            if spec is None:  # an optional module missing from this build
+                continue
+            if spec.origin and spec.origin.endswith(".py"):
+                yield from _source_docstrings(Path(spec.origin).read_text(encoding="utf-8"))
+                continue
+            try:
                 module = importlib.import_module(module_name)
             except ImportError:
-                # An optional module missing from this build (bz2, lzma without their C libraries).
                 continue
-            yield inspect.getdoc(module) or ""
-            for name, member in sorted(vars(module).items()):
-                # Only members defined here, so re-exports are not read twice.
-                if name.startswith("_") or getattr(member, "__module__", None) != module.__name__:
-                    continue
-                if inspect.isclass(member):
-                    yield inspect.getdoc(member) or ""
-                    for attribute_name, attribute in sorted(vars(member).items()):
-                        if not attribute_name.startswith("_"):
-                            yield _own_docstring(attribute)
-                elif inspect.isfunction(member) or inspect.isbuiltin(member):
-                    yield inspect.getdoc(member) or ""
+            yield from _runtime_docstrings(module)
+
+
+def _source_docstrings(source: str) -> Iterator[str]:
+    tree = ast.parse(source)
+    yield ast.get_docstring(tree) or ""
+    definitions = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    members = sorted((node for node in tree.body if isinstance(node, definitions) and not node.name.startswith("_")),
+                     key=_name)
+    for node in members:
+        yield ast.get_docstring(node) or ""
+        if isinstance(node, ast.ClassDef):
+            methods = sorted((child for child in node.body
+                              if isinstance(child, definitions[1:]) and not child.name.startswith("_")), key=_name)
+            for method in methods:
+                yield ast.get_docstring(method) or ""
+
+
+def _name(node: ast.AST) -> str:
+    return node.name
+
+
+def _runtime_docstrings(module) -> Iterator[str]:
+    yield inspect.getdoc(module) or ""
+    for name, member in sorted(vars(module).items()):
+        # Only members defined here, so re-exports are not read twice.
+        if name.startswith("_") or getattr(member, "__module__", None) != module.__name__:
+            continue
+        if inspect.isclass(member):
+            yield inspect.getdoc(member) or ""
+            for attribute_name, attribute in sorted(vars(member).items()):
+                if not attribute_name.startswith("_"):
+                    yield _own_docstring(attribute)
+        elif inspect.isfunction(member) or inspect.isbuiltin(member):
+            yield inspect.getdoc(member) or ""
 
 
 def _own_docstring(attribute: object) -> str:

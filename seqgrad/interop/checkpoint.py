@@ -50,6 +50,12 @@ def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(2, "No such checkpoint file", str(path))
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    # np.load reads anything that is not an archive as a pickle: say what the file is instead.
+    if head not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise CheckpointError(f"{path}: not a checkpoint: an .npz (zip) archive was expected, the file starts "
+                              f"with {head!r}")
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}

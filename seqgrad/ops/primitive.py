@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..autodiff.tape import RECORDING, Node, describe_scope
+from ..dtypes import get_default_dtype
 from ..errors import ShapeError
 
 REGISTRY: dict[str, Primitive] = {}
@@ -126,8 +127,14 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
 
 
 def as_operand(value, op_name: str) -> np.ndarray:
-    """Turn a list or numpy scalar into an array an op can use, or say why not."""
-    array = np.asarray(value)
+    """Turn a list or numpy scalar into an array an op can use, or say why not.
+
+    Lists take the default dtype, as they do in `Tensor(...)`, so `[1.0, 2.0] + x` keeps x float32.
+    """
+    try:
+        array = np.asarray(value, dtype=get_default_dtype() if isinstance(value, (list, tuple)) else None)
+    except (TypeError, ValueError):
+        array = np.asarray(value, dtype=object)
     if array.dtype == object or array.dtype.kind not in "biuf":
         raise TypeError(f"{op_name}: expected a number, array or Tensor, got {type(value).__name__}")
     return array

@@ -7,7 +7,9 @@ taking every step of a (T, B, D) tensor costs O(T·B·D) in backward, not O(T²�
 
 import numpy as np
 
+from ..autodiff.tape import RECORDING, describe_scope
 from ..errors import ShapeError
+from ..tensor import Tensor
 from .primitive import IndexGrad, data, primitive
 
 
@@ -76,9 +78,10 @@ def _getitem_forward(x, *, index):
 
 def _getitem_vjp(ctx, g):
     index = ctx.params["index"]
-    if isinstance(g, np.ndarray):
-        return (IndexGrad(index, g, _is_unique(index)),)
-    return (scatter(g, index=index, shape=ctx.in_shapes[0], unique=_is_unique(index)),)
+    if isinstance(g, Tensor):  # create_graph: the scatter itself is recorded
+        return (scatter(g, index=index, shape=ctx.in_shapes[0], unique=_is_unique(index)),)
+    # g may be a numpy scalar (0-d arithmetic gives those), not only an ndarray.
+    return (IndexGrad(index, g, _is_unique(index)),)
 
 
 getitem = primitive("getitem", _getitem_forward, _getitem_vjp, saves="shape",
@@ -167,13 +170,14 @@ def stack(tensors, axis: int = 0):
 def split(x, sizes, axis: int = 0) -> tuple:
     """Cut `x` along `axis` into pieces of the given sizes (or of size `sizes` each, as
     PyTorch's split). Each piece is a slice view; their gradients are added in place."""
-    length = x.shape[axis]
+    length = _axis_length(x, axis, "split")
     if isinstance(sizes, (int, np.integer)):
         if sizes <= 0:
-            raise ValueError(f"split: piece size must be positive, got {sizes}")
+            raise ValueError(f"split: piece size must be positive, got {sizes}{describe_scope(RECORDING.scope)}")
         sizes = [min(sizes, length - start) for start in range(0, length, sizes)]
     if sum(sizes) != length:
-        raise ShapeError(f"split: sizes {list(sizes)} add to {sum(sizes)}, but axis {axis} of {x.shape} has {length}")
+        raise ShapeError(f"split: sizes {list(sizes)} add to {sum(sizes)}, but axis {axis} of {x.shape} has "
+                         f"{length}{describe_scope(RECORDING.scope)}")
     lead = (slice(None),) * (axis % x.ndim)
     pieces, start = [], 0
     for size in sizes:
@@ -184,5 +188,13 @@ def split(x, sizes, axis: int = 0) -> tuple:
 
 def chunk(x, chunks: int, axis: int = 0) -> tuple:
     """Cut `x` into `chunks` pieces of equal size along `axis` (the last may be smaller)."""
-    length = x.shape[axis]
-    return split(x, -(-length // chunks), axis=axis)
+    length = _axis_length(x, axis, "chunk")
+    if chunks <= 0:
+        raise ValueError(f"chunk: the number of chunks must be positive, got {chunks}{describe_scope(RECORDING.scope)}")
+    return split(x, max(1, -(-length // chunks)), axis=axis)
+
+
+def _axis_length(x, axis: int, op_name: str) -> int:
+    if not -x.ndim <= axis < x.ndim:
+        raise ShapeError(f"{op_name}: axis {axis} is out of range for shape {x.shape}{describe_scope(RECORDING.scope)}")
+    return x.shape[axis]
