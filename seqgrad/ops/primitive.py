@@ -13,6 +13,7 @@ and checks every gradient's shape.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +30,8 @@ NO_PARAMS: dict[str, Any] = {}
 class Primitive:
     """One op: `forward(*arrays, **params) -> array` and `vjp(ctx, g) -> grads`."""
 
-    __slots__ = ("name", "forward", "vjp", "save_inputs", "save_output", "save_shapes", "doc")
+    __slots__ = ("name", "forward", "vjp", "save_inputs", "save_output", "save_shapes", "doc",
+                 "arity", "param_names")
 
     def __init__(self, name: str, forward: Callable, vjp: Callable, saves: str, doc: str):
         self.name = name
@@ -40,8 +42,20 @@ class Primitive:
         self.save_output = "out" in saved
         self.save_shapes = "shape" in saved
         self.doc = doc
+        self.arity, self.param_names = _signature(forward)
 
     def __call__(self, *inputs, **params):
+        if self.param_names and len(inputs) > self.arity:
+            # `sum(x, 1, True)` as in numpy/PyTorch: extra positionals fill the params in order.
+            extra = inputs[self.arity:]
+            if len(extra) > len(self.param_names):
+                raise TypeError(f"{self.name}() takes {self.arity} tensor(s) and at most {len(self.param_names)} "
+                                f"more arguments ({', '.join(self.param_names)}), got {len(inputs)}")
+            for key, value in zip(self.param_names, extra):
+                if key in params:
+                    raise TypeError(f"{self.name}() got {key!r} both by position and by keyword")
+                params[key] = value
+            inputs = inputs[:self.arity]
         return apply(self, inputs, params)
 
     def __repr__(self) -> str:
@@ -55,6 +69,20 @@ def primitive(name: str, forward: Callable, vjp: Callable, saves: str = "", doc:
     op = Primitive(name, forward, vjp, saves, doc or (forward.__doc__ or ""))
     REGISTRY[name] = op
     return op
+
+
+def _signature(forward: Callable) -> tuple[int, tuple[str, ...]]:
+    """(number of array inputs, names of keyword params) of a forward; (0, ()) when unknown."""
+    if isinstance(forward, np.ufunc):  # array inputs only
+        return 0, ()
+    try:
+        parameters = inspect.signature(forward).parameters.values()
+    except (TypeError, ValueError):
+        return 0, ()
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return 0, ()
+    arity = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
+    return arity, tuple(p.name for p in parameters if p.kind is p.KEYWORD_ONLY)
 
 
 class IndexGrad:
