@@ -183,15 +183,13 @@ def _to_array(data, dtype) -> np.ndarray:
         data = data.data
     if isinstance(data, np.ndarray):
         array = data
-    elif isinstance(data, (bool, np.bool_)):
+    elif isinstance(data, (np.generic, bool)):  # numpy scalars keep their dtype (np.float64 is a float)
         array = np.asarray(data)
-    elif isinstance(data, (int, float, list, tuple)) and not isinstance(data, bool):
+    elif isinstance(data, (int, float, list, tuple)):
         try:
             array = np.asarray(data, dtype=get_default_dtype() if dtype is None else dtype)
         except (TypeError, ValueError) as error:
             raise TypeError(f"Tensor data must be numbers or nested lists of numbers: {error}") from None
-    elif isinstance(data, np.generic):
-        array = np.asarray(data)
     else:
         raise TypeError(f"Tensor data must be a number, list or numpy array, got {type(data).__name__}")
     if array.dtype == object or array.dtype.kind not in "biuf":

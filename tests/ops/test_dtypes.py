@@ -90,3 +90,9 @@ def test_comparisons_give_masks_without_gradient():
     mask = x > 0
     assert mask.dtype == np.bool_ and not mask.requires_grad and mask.node is None
     np.testing.assert_array_equal((x <= np.array([0.0, 3.0])).data, [True, True])
+
+
+def test_numpy_scalars_keep_their_dtype():
+    assert seqgrad.Tensor(np.float64(1.5)).dtype == np.float64
+    assert seqgrad.Tensor(np.int64(3)).dtype == np.int64
+    assert seqgrad.Tensor(1.5).dtype == seqgrad.get_default_dtype()
