@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dtypes import get_default_dtype
+from .. import ops
 from ..errors import ShapeError
 from ..tensor import Tensor
 from . import init
@@ -94,18 +95,17 @@ class GatedCell(Cell):
         steps, batch, features = inputs.shape
         if features != self.input_size:
             raise ShapeError(f"{type(self).__name__}: expected input features {self.input_size}, got {features}")
-        projected = inputs.reshape(steps * batch, features) @ self.weight_ih.T
         bias = self._input_bias()
-        if bias is not None:
-            projected = projected + bias
+        flat = inputs.reshape(steps * batch, features)
+        projected = ops.linear(flat, self.weight_ih) if bias is None else ops.linear(flat, self.weight_ih, bias)
         return projected.reshape(steps, batch, projected.shape[-1])
 
     def _input_bias(self):
         return None if not self.bias else self.bias_ih + self.bias_hh
 
-    def _recurrent(self, hidden: Tensor) -> Tensor:
-        """h W_hhᵀ: the step's one matmul for all gates."""
-        return hidden @ self.weight_hh.T
+    def _recurrent(self, hidden: Tensor, x: Tensor) -> Tensor:
+        """x + h W_hhᵀ: the step's one matmul for all gates, with the projected input added in the same op."""
+        return ops.linear(hidden, self.weight_hh, x)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
@@ -125,7 +125,7 @@ class RNNCell(GatedCell):
         (hidden,) = state
         if recurrent_mask is not None:
             hidden = hidden * recurrent_mask
-        pre_activation = x + self._recurrent(hidden)
+        pre_activation = self._recurrent(hidden, x)
         hidden = pre_activation.tanh() if self.nonlinearity == "tanh" else pre_activation.relu()
         return hidden, (hidden,)
 
@@ -142,10 +142,14 @@ class LSTMCell(GatedCell):
         hidden, cell_state = state
         if recurrent_mask is not None:
             hidden = hidden * recurrent_mask
-        gates = x + self._recurrent(hidden)
-        input_gate, forget_gate, candidate, output_gate = gates.split(self.hidden_size, axis=1)
-        input_gate, forget_gate, output_gate = input_gate.sigmoid(), forget_gate.sigmoid(), output_gate.sigmoid()
-        cell_state = forget_gate * cell_state + input_gate * candidate.tanh()
+        size = self.hidden_size
+        gates = self._recurrent(hidden, x)
+        # One sigmoid over all four blocks (its g block is unused) instead of three small ones.
+        squashed = gates.sigmoid()
+        input_gate, forget_gate = squashed[:, :size], squashed[:, size:2 * size]
+        output_gate = squashed[:, 3 * size:]
+        candidate = gates[:, 2 * size:3 * size].tanh()
+        cell_state = forget_gate * cell_state + input_gate * candidate
         hidden = output_gate * cell_state.tanh()
         return hidden, (hidden, cell_state)
 
@@ -174,25 +178,20 @@ class GRUCell(GatedCell):
         (hidden,) = state
         size = self.hidden_size
         recurrent_input = hidden * recurrent_mask if recurrent_mask is not None else hidden
-        x_gates, x_candidate = x.split([2 * size, size], axis=1)
         if self.reset == "after":
-            h_gates = self._recurrent(recurrent_input)
-            if self.bias:
-                h_gates = h_gates + self.bias_hh
-            h_gates, h_candidate = h_gates.split([2 * size, size], axis=1)
-            reset_gate, update_gate = (x_gates + h_gates).sigmoid().split(size, axis=1)
-            candidate = (x_candidate + reset_gate * h_candidate).tanh()
+            # h W_hhᵀ + b_hh for all three blocks in one op; σ over x + that for all blocks (n's unused).
+            h_all = ops.linear(recurrent_input, self.weight_hh, self.bias_hh) if self.bias else \
+                ops.linear(recurrent_input, self.weight_hh)
+            squashed = (x + h_all).sigmoid()
+            reset_gate, update_gate = squashed[:, :size], squashed[:, size:2 * size]
+            candidate = (x[:, 2 * size:] + reset_gate * h_all[:, 2 * size:]).tanh()
         else:
-            weight_gates, weight_candidate = self.weight_hh.split([2 * size, size], axis=0)
-            h_gates = recurrent_input @ weight_gates.T
-            if self.bias:
-                bias_gates, bias_candidate = self.bias_hh.split([2 * size, size], axis=0)
-                h_gates = h_gates + bias_gates
-            reset_gate, update_gate = (x_gates + h_gates).sigmoid().split(size, axis=1)
-            h_candidate = (reset_gate * recurrent_input) @ weight_candidate.T
-            if self.bias:
-                h_candidate = h_candidate + bias_candidate
-            candidate = (x_candidate + h_candidate).tanh()
+            weight_gates, weight_candidate = self.weight_hh[:2 * size], self.weight_hh[2 * size:]
+            gate_bias = x[:, :2 * size] + self.bias_hh[:2 * size] if self.bias else x[:, :2 * size]
+            squashed = ops.linear(recurrent_input, weight_gates, gate_bias).sigmoid()
+            reset_gate, update_gate = squashed[:, :size], squashed[:, size:]
+            candidate_bias = x[:, 2 * size:] + self.bias_hh[2 * size:] if self.bias else x[:, 2 * size:]
+            candidate = ops.linear(reset_gate * recurrent_input, weight_candidate, candidate_bias).tanh()
         hidden = candidate + update_gate * (hidden - candidate)
         return hidden, (hidden,)
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .. import ops
 from ..dtypes import get_default_dtype
 from ..errors import ShapeError
 from ..ops.primitive import data
@@ -29,8 +30,9 @@ class Linear(Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1] != self.in_features:
             raise ShapeError(f"Linear: expected input (..., {self.in_features}), got {x.shape}")
-        y = x @ self.weight.T
-        return y + self.bias if self.bias is not None else y
+        if self.bias is None:
+            return ops.linear(x, self.weight)
+        return ops.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

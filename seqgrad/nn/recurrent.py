@@ -140,7 +140,6 @@ class Recurrent(Module):
         and zeroes outputs past the end."""
         cell = self.cells[index]
         projected = cell.project_inputs(inputs)
-        step_inputs = projected.split(1, axis=0) if projected.shape[0] > 1 else (projected,)
         mask = None
         if self.recurrent_dropout and self.training:
             mask = dropout_mask((inputs.shape[1], cell.hidden_size), self.recurrent_dropout, inputs.dtype)
@@ -150,7 +149,7 @@ class Recurrent(Module):
         order = range(inputs.shape[0] - 1, -1, -1) if reverse else range(inputs.shape[0])
         for t in order:
             with scope(cell_name, step=t):
-                x_t = step_inputs[t].reshape(step_inputs[t].shape[1:])
+                x_t = projected[t]
                 if mask is None:
                     output, new_state = cell.step(x_t, state)
                 elif masks_itself:

@@ -1,7 +1,7 @@
 """The primitive ops: each a forward on numpy arrays and its vjp, declared once."""
 
 from .arithmetic import add, div, mul, neg, pow, sub
-from .linalg import matmul
+from .linalg import linear, matmul
 from .primitive import REGISTRY, Primitive, primitive
 from .reduce import log_softmax, logsumexp, max, mean, softmax, sum
 from .select import clip, maximum, minimum, where
@@ -10,7 +10,7 @@ from .unary import abs, exp, log, relu, sigmoid, sqrt, tanh
 
 __all__ = [
     "REGISTRY", "Primitive", "primitive",
-    "add", "sub", "mul", "div", "neg", "pow", "matmul",
+    "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear",
     "exp", "log", "tanh", "sigmoid", "relu", "abs", "sqrt",
     "maximum", "minimum", "where", "clip",
     "sum", "mean", "max", "logsumexp", "softmax", "log_softmax",

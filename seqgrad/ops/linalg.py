@@ -42,3 +42,33 @@ def _matmul_vjp(ctx, g):
 
 matmul = primitive("matmul", _matmul_forward, _matmul_vjp, saves="x",
                    doc="a @ b; d/da = g bᵀ, d/db = aᵀ g (batch axes summed back by the engine).")
+
+
+def _linear_forward(x, weight, bias=None):
+    if np.ndim(weight) != 2 or np.ndim(x) < 1:
+        raise ShapeError(f"linear: expected x (..., in) and weight (out, in), got {np.shape(x)} and {np.shape(weight)}")
+    if np.shape(x)[-1] != np.shape(weight)[1]:
+        raise ShapeError(f"linear: x {np.shape(x)} against weight {np.shape(weight)}: "
+                         f"in-features {np.shape(x)[-1]} and {np.shape(weight)[1]} differ")
+    out = np.matmul(x, weight.T)
+    if bias is not None:
+        out += bias  # `bias` may be any array broadcastable to the output, e.g. a projected input
+    return out
+
+
+def _linear_vjp(ctx, g):
+    x, weight = ctx.xs[0], ctx.xs[1]
+    need_x, need_weight = ctx.needs[0], ctx.needs[1]
+    grad_x = g @ weight if need_x else None
+    grad_weight = None
+    if need_weight:
+        # Leading axes of x are batch axes: fold them so the weight gradient is one matmul.
+        grad_weight = g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1]) if x.ndim != 2 else g.T @ x
+    if len(ctx.xs) == 2:
+        return grad_x, grad_weight
+    return grad_x, grad_weight, g  # the engine sums the bias gradient back to its shape
+
+
+linear = primitive("linear", _linear_forward, _linear_vjp, saves="x",
+                   doc="x Wᵀ (+ b): the affine map of Linear layers and of every gate matmul, "
+                       "one op instead of transpose, matmul and add.")

@@ -211,6 +211,15 @@ def _matmul_cases() -> list[Case]:
         case("matmul", "x@constant", ops.matmul, normal((2, 3, 4)), normal((4, 2), grad=False)),
         case("matmul", "operator-with-ndarray", lambda x: np.eye(3)[:2] @ x, normal((3, 2))),
     ]
+    cases += [
+        case("linear", "x(3,4)W(5,4)", ops.linear, normal((3, 4)), normal((5, 4))),
+        case("linear", "x(4,)W(5,4)", ops.linear, normal((4,)), normal((5, 4))),
+        case("linear", "x(2,3,4)W(5,4)b(5,)", ops.linear, normal((2, 3, 4)), normal((5, 4)), normal((5,))),
+        case("linear", "bias-full-shape", ops.linear, normal((3, 4)), normal((5, 4)), normal((3, 5))),
+        case("linear", "bias-broadcast-column", ops.linear, normal((3, 4)), normal((5, 4)), normal((3, 1))),
+        case("linear", "constant-x", ops.linear, normal((3, 4), grad=False), normal((5, 4)), normal((5,))),
+        case("linear", "constant-weight", ops.linear, normal((3, 4)), normal((5, 4), grad=False)),
+    ]
     return cases
 
 

@@ -70,6 +70,10 @@ def comparisons() -> list:
                  ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 2)), ((2, 3, 4), (4,)), ((4,), (2, 4, 5))]:
         table.append(("matmul", f"{a}@{b}", ops.matmul, torch.matmul, [normal(*a), normal(*b)]))
     table += [
+        ("linear", "x W", ops.linear, torch.nn.functional.linear, [normal(3, 4), normal(5, 4)]),
+        ("linear", "x W b", ops.linear, torch.nn.functional.linear, [normal(2, 3, 4), normal(5, 4), normal(5)]),
+    ]
+    table += [
         ("where", "mask", lambda a, b: seqgrad.where(MASK, a, b),
          lambda a, b: torch.where(torch.from_numpy(MASK), a, b), [normal(3, 4), normal(4)]),
         ("clip", "both", lambda x: x.clip(-0.5, 0.5), torch_clamp(-0.5, 0.5), [normal(4, 5)]),
