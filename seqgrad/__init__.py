@@ -1,24 +1,57 @@
 """seqgrad: see and build recurrent networks on a small reverse-mode autograd engine."""
 
+from . import bptt, interop, nn, optim
 from .autodiff.gradcheck import gradcheck
-from .autodiff.tape import current_scope, detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
+from .autodiff.tape import (
+    current_scope,
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    record_grad_norms,
+    scope,
+)
 from .dtypes import get_default_dtype, set_default_dtype
 from .errors import CheckpointError, GradcheckError, ShapeError
-from .ops import (abs, chunk, clip, concat, exp, log, log_softmax, logsumexp, matmul, max, maximum, mean,
-                  minimum, relu, reshape, sigmoid, softmax, split, sqrt, stack, sum, tanh, where)
-from .random import manual_seed
-from .tensor import Tensor, tensor
 from .factories import ones, ones_like, randn, zeros, zeros_like
 from .interop.checkpoint import load, save
-from . import bptt, interop, nn, optim  # noqa: E402  (subpackages, after the core they build on)
+from .ops import (
+    abs,
+    chunk,
+    clip,
+    concat,
+    exp,
+    linear,
+    log,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    minimum,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    split,
+    sqrt,
+    stack,
+    sum,
+    tanh,
+    where,
+)
+from .random import manual_seed
+from .tensor import Tensor, tensor
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "gradcheck", "scope", "current_scope", "no_grad", "enable_grad", "is_grad_enabled",
-    "detect_anomaly", "set_default_dtype", "get_default_dtype", "ShapeError", "GradcheckError",
-    "CheckpointError", "manual_seed", "save", "load", "nn", "optim", "bptt", "interop", "zeros", "ones", "zeros_like", "ones_like", "randn",
-    "abs", "chunk", "clip", "concat", "exp", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum",
-    "mean", "minimum", "relu", "reshape", "sigmoid", "softmax", "split", "sqrt", "stack", "sum", "tanh",
-    "where",
+    "detect_anomaly", "record_grad_norms", "set_default_dtype", "get_default_dtype", "ShapeError",
+    "GradcheckError", "CheckpointError", "manual_seed", "save", "load", "nn", "optim", "bptt", "interop",
+    "zeros", "ones", "zeros_like", "ones_like", "randn",
+    "abs", "chunk", "clip", "concat", "exp", "linear", "log", "log_softmax", "logsumexp", "matmul", "max",
+    "maximum", "mean", "minimum", "relu", "reshape", "sigmoid", "softmax", "split", "sqrt", "stack", "sum",
+    "tanh", "where",
 ]

@@ -8,13 +8,14 @@ recurrence is just a longer loop.
 from __future__ import annotations
 
 import heapq
+import math
 
 import numpy as np
 
 from ..ops.dual import sum_to_shape
 from ..ops.primitive import IndexGrad
 from ..tensor import Tensor
-from .tape import Node, describe_scope, enable_grad, no_grad
+from .tape import RECORDING, Node, describe_scope, enable_grad, no_grad
 
 FREED_MESSAGE = (
     "backward through {op} a second time: its saved values were freed by the first "
@@ -57,33 +58,39 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc) -> None:
     start = root.node
     start.grad, start.grad_owned = seed, False
     heap = [(-start.seq, start)]
+    # Bound once: this loop runs once per recorded op.
+    pop, push = heapq.heappop, heapq.heappush
+    norm, context, to_node, to_leaf = acc.norm, acc.context, acc.to_node, acc.to_leaf
+    record_norms, anomaly = RECORDING.grad_norms, acc.anomaly
     try:
         while heap:
-            node = heapq.heappop(heap)[1]
+            node = pop(heap)[1]
             grad, node.grad, node.grad_owned = node.grad, None, False
             if node.freed:
                 raise RuntimeError(FREED_MESSAGE.format(op=node.op.name, scope=describe_scope(node.scope)))
-            node.grad_norm = acc.norm(grad)
+            if record_norms:
+                node.grad_norm = norm(grad)
             if node.retained is not None:
                 owner = node.retained()
                 if owner is not None:
                     owner.grad = acc.keep(grad)
-            grads = node.op.vjp(acc.context(node), grad)
-            if len(grads) != len(node.edges):
+            grads = node.op.vjp(context(node), grad)
+            edges = node.edges
+            if len(grads) != len(edges):
                 raise RuntimeError(f"{node.op.name}: its vjp returned {len(grads)} gradients for "
-                                   f"{len(node.edges)} inputs{describe_scope(node.scope)}")
-            if acc.anomaly:
+                                   f"{len(edges)} inputs{describe_scope(node.scope)}")
+            if anomaly:
                 acc.check(node, grads)
-            for position, (edge, needed, edge_grad) in enumerate(zip(node.edges, node.needs, grads)):
+            for position, (edge, needed, edge_grad) in enumerate(zip(edges, node.needs, grads)):
                 if edge_grad is None or not needed:
                     continue
                 try:
                     if type(edge) is Node:
                         if edge.grad is None:
-                            heapq.heappush(heap, (-edge.seq, edge))
-                        acc.to_node(edge, edge_grad)
+                            push(heap, (-edge.seq, edge))
+                        to_node(edge, edge_grad)
                     else:
-                        acc.to_leaf(edge, edge_grad)
+                        to_leaf(edge, edge_grad)
                 except _ShapeMismatch as mismatch:
                     raise RuntimeError(
                         f"{node.op.name}: its vjp gave input {position} a gradient of shape {mismatch.got}, "
@@ -118,7 +125,6 @@ class _ArrayAccumulator:
     """Ordinary backward: gradients are numpy arrays, summed in place where safe."""
 
     def __init__(self) -> None:
-        from .tape import RECORDING
         self.anomaly = RECORDING.anomaly
 
     @staticmethod
@@ -127,8 +133,10 @@ class _ArrayAccumulator:
 
     @staticmethod
     def norm(grad) -> float:
-        flat = grad.reshape(-1)
-        return float(np.sqrt(np.dot(flat, flat)))
+        squared = float(np.vdot(grad, grad))
+        if squared == math.inf:  # float32 squares overflow long before the norm does
+            return float(np.linalg.norm(np.asarray(grad, dtype=np.float64)))
+        return math.sqrt(squared) if squared == squared else math.nan
 
     @staticmethod
     def keep(grad) -> np.ndarray:
@@ -143,11 +151,10 @@ class _ArrayAccumulator:
     @staticmethod
     def to_node(node: Node, grad) -> None:
         if type(grad) is IndexGrad:
-            if node.grad is None or not node.grad_owned:
-                buffer = np.zeros(node.shape, node.dtype)
-                if node.grad is not None:
-                    buffer += node.grad
-                node.grad, node.grad_owned = buffer, True
+            if node.grad is None:
+                node.grad, node.grad_owned = np.zeros(node.shape, node.dtype), True
+            elif not node.grad_owned:
+                node.grad, node.grad_owned = np.array(node.grad, dtype=node.dtype, copy=True), True
             _add_at(node.grad, grad)
             return
         grad = _shape_checked(grad, node.shape)

@@ -20,12 +20,13 @@ next_sequence_number = itertools.count().__next__
 class _Recording:
     """Global recording switches, read on every op (attribute reads are cheap)."""
 
-    __slots__ = ("grad_enabled", "scope", "anomaly")
+    __slots__ = ("grad_enabled", "scope", "anomaly", "grad_norms")
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.scope: Scope | None = None
         self.anomaly = False
+        self.grad_norms = True  # backward keeps ||dL/d(out)|| on every node, for drawing
 
 
 RECORDING = _Recording()
@@ -122,6 +123,21 @@ def enable_grad() -> Iterator[None]:
 
 def is_grad_enabled() -> bool:
     return RECORDING.grad_enabled
+
+
+@contextlib.contextmanager
+def record_grad_norms(enabled: bool = True) -> Iterator[None]:
+    """Whether backward stores each node's gradient norm (`Node.grad_norm`, the drawing's heat).
+
+    On by default; it costs about a microsecond per op, which a long training loop may save
+    with `record_grad_norms(False)` and turn back on for the pass it wants to draw.
+    """
+    previous = RECORDING.grad_norms
+    RECORDING.grad_norms = enabled
+    try:
+        yield
+    finally:
+        RECORDING.grad_norms = previous
 
 
 @contextlib.contextmanager

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dtypes import get_default_dtype
 from .. import ops
+from ..dtypes import get_default_dtype
 from ..errors import ShapeError
 from ..tensor import Tensor
 from . import init

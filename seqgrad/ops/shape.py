@@ -55,10 +55,15 @@ broadcast_to = primitive("broadcast_to", _broadcast_forward,
                          doc="a read-only view repeated along new or size-1 axes.")
 
 
+_BASIC_PARTS = (int, slice, type(None), type(Ellipsis))
+
+
 def _is_basic(index) -> bool:
     """Ints, slices, None and Ellipsis select each element at most once."""
+    if type(index) in _BASIC_PARTS:  # the common case, x[t] or x[a:b], without a loop
+        return True
     parts = index if isinstance(index, tuple) else (index,)
-    return all(part is None or part is Ellipsis or isinstance(part, (int, np.integer, slice)) for part in parts)
+    return all(type(part) in _BASIC_PARTS or isinstance(part, (int, np.integer)) for part in parts)
 
 
 def _is_unique(index) -> bool:
@@ -105,6 +110,8 @@ scatter = primitive("scatter", _scatter_forward,
 
 def normalize_index(index):
     """Tensors inside an index become arrays; lists become integer or boolean arrays."""
+    if type(index) in _BASIC_PARTS:
+        return index
     parts = index if isinstance(index, tuple) else (index,)
     fixed = []
     for part in parts:
