@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..ops.dual import sum_to_shape
-from ..ops.primitive import IndexGrad
+from ..ops.primitive import IndexGrad, ProductGrad
 from ..tensor import Tensor
 from .tape import RECORDING, Node, describe_scope, enable_grad, no_grad
 
@@ -98,6 +98,7 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc) -> None:
             if not retain_graph and (node.xs is not None or node.out is not None):
                 node.xs = node.out = None
                 node.freed = True
+        acc.finish()
     finally:
         for _, pending in heap:  # an error mid-way must not leave stale gradients
             pending.grad = None
@@ -126,6 +127,7 @@ class _ArrayAccumulator:
 
     def __init__(self) -> None:
         self.anomaly = RECORDING.anomaly
+        self.products: dict[int, tuple[Tensor, list[ProductGrad]]] = {}
 
     @staticmethod
     def context(node: Node) -> Node:
@@ -145,19 +147,24 @@ class _ArrayAccumulator:
     def check(self, node: Node, grads) -> None:
         for grad in grads:
             values = grad.values if isinstance(grad, IndexGrad) else grad
+            if isinstance(grad, ProductGrad):
+                values = grad.dense()
             if values is not None and not np.isfinite(values).all():
                 raise FloatingPointError(f"the gradient of {node.op.name} is not finite{describe_scope(node.scope)}")
 
     @staticmethod
     def to_node(node: Node, grad) -> None:
-        if type(grad) is IndexGrad:
+        if type(grad) is ProductGrad:
+            grad = grad.dense()
+        elif type(grad) is IndexGrad:
             if node.grad is None:
                 node.grad, node.grad_owned = np.zeros(node.shape, node.dtype), True
             elif not node.grad_owned:
                 node.grad, node.grad_owned = np.array(node.grad, dtype=node.dtype, copy=True), True
             _add_at(node.grad, grad)
             return
-        grad = _shape_checked(grad, node.shape)
+        if grad.shape != node.shape:
+            grad = _shape_checked(grad, node.shape)
         if grad.dtype != node.dtype:
             grad = grad.astype(node.dtype)
         if node.grad is None:
@@ -168,8 +175,10 @@ class _ArrayAccumulator:
         else:
             node.grad, node.grad_owned = node.grad + grad, True
 
-    @staticmethod
-    def to_leaf(leaf: Tensor, grad) -> None:
+    def to_leaf(self, leaf: Tensor, grad) -> None:
+        if type(grad) is ProductGrad:
+            self.products.setdefault(id(leaf), (leaf, []))[1].append(grad)
+            return
         if type(grad) is IndexGrad:
             if isinstance(leaf.grad, Tensor):  # left by a create_graph backward: stays a Tensor
                 buffer = np.array(leaf.grad.data, dtype=leaf.dtype, copy=True)
@@ -187,6 +196,36 @@ class _ArrayAccumulator:
             leaf.grad = Tensor(leaf.grad.data + grad)
         else:
             leaf.grad += grad
+
+
+    def finish(self) -> None:
+        """Sum each leaf's pending products as a few tall matmuls (chunks bound the extra memory)."""
+        products, self.products = self.products, {}
+        for leaf, parts in products.values():
+            total = None
+            for chunk in _row_chunks(parts, PRODUCT_CHUNK_ROWS):
+                left = chunk[0].left if len(chunk) == 1 else np.concatenate([p.left for p in chunk])
+                right = chunk[0].right if len(chunk) == 1 else np.concatenate([p.right for p in chunk])
+                product = left.T @ right
+                total = product if total is None else np.add(total, product, out=total)
+            self.to_leaf(leaf, total)
+
+
+# Rows per concatenated product: tall enough for BLAS to run at full speed, small enough that
+# the copies cost little memory next to what the graph holds.
+PRODUCT_CHUNK_ROWS = 8192
+
+
+def _row_chunks(parts: list[ProductGrad], rows: int):
+    chunk, count = [], 0
+    for part in parts:
+        chunk.append(part)
+        count += part.left.shape[0]
+        if count >= rows:
+            yield chunk
+            chunk, count = [], 0
+    if chunk:
+        yield chunk
 
 
 def _add_at(buffer: np.ndarray, grad: IndexGrad) -> None:
@@ -228,6 +267,10 @@ class _TensorAccumulator:
     @staticmethod
     def context(node: Node) -> _GraphContext:
         return _GraphContext(node)
+
+    @staticmethod
+    def finish() -> None:
+        """Nothing is deferred: every gradient here is already a recorded Tensor."""
 
     @staticmethod
     def norm(grad) -> float:

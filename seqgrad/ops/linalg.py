@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..errors import ShapeError
-from .primitive import primitive
+from .primitive import ProductGrad, primitive
 
 
 def _matmul_forward(a, b):
@@ -63,7 +63,9 @@ def _linear_vjp(ctx, g):
     grad_weight = None
     if need_weight:
         # Leading axes of x are batch axes: fold them so the weight gradient is one matmul.
-        grad_weight = g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1]) if x.ndim != 2 else g.T @ x
+        rows_g = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+        rows_x = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        grad_weight = ProductGrad(rows_g, rows_x) if isinstance(g, np.ndarray) else rows_g.T @ rows_x
     if len(ctx.xs) == 2:
         return grad_x, grad_weight
     return grad_x, grad_weight, g  # the engine sums the bias gradient back to its shape

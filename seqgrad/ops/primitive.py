@@ -97,25 +97,47 @@ class IndexGrad:
         self.unique = unique  # no repeated positions: `buffer[index] += values` is exact
 
 
+class ProductGrad:
+    """A weight gradient `leftᵀ @ right`, rows being samples (batch × time).
+
+    A weight shared by T steps gets T of these; the engine sums the ones reaching a leaf as
+    one large product after the backward walk instead of T small ones (the same arithmetic,
+    but BLAS runs a tall product several times faster than many short ones)."""
+
+    __slots__ = ("left", "right")
+
+    def __init__(self, left, right):
+        self.left = left
+        self.right = right
+
+    def dense(self):
+        return self.left.T @ self.right
+
+
 def data(value):
     """The ndarray behind a Tensor (or the value itself): for masks, which carry no gradient."""
     return value.data if isinstance(value, Tensor) else value
 
 
 def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
-    """Run `op` forward and, if any input requires grad, record a Node on the tape."""
+    """Run `op` forward and, if any input requires grad, record a Node on the tape.
+
+    This runs once per op of every forward pass, so it is written for speed: one pass over
+    the inputs, and the recording work only when something requires grad.
+    """
     arrays = []
     requires_grad = False
     for value in inputs:
         if isinstance(value, Tensor):
             arrays.append(value.data)
-            requires_grad = requires_grad or value.requires_grad
-        elif isinstance(value, (np.ndarray, float, int)):
+            if value.requires_grad:
+                requires_grad = True
+        elif type(value) in _PLAIN_OPERANDS:
             arrays.append(value)
         else:
             arrays.append(as_operand(value, op.name))
     try:
-        out = op.forward(*arrays, **params)
+        out = op.forward(*arrays, **params) if params else op.forward(*arrays)
     except ShapeError as error:
         raise ShapeError(f"{error}{describe_scope(RECORDING.scope)}") from None
     except ValueError as error:
@@ -125,33 +147,29 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
         out = np.asarray(out)
     if RECORDING.anomaly:
         check_finite(out, f"{op.name} produced a non-finite output")
-    result = Tensor.__new__(Tensor)
+    result = _new_tensor(Tensor)
     result.data = out
-    result.grad = None
-    result.name = None
-    result.detached_from = None
+    result.grad = result.name = result.detached_from = None
     if not (requires_grad and RECORDING.grad_enabled):
         result.requires_grad = False
         result.node = None
         return result
-    edges = []
-    needs = []
-    for value in inputs:
-        if isinstance(value, Tensor):
-            edges.append(value.node or value)
-            needs.append(value.requires_grad)
-        else:
-            edges.append(None)
-            needs.append(False)
     result.requires_grad = True
     result.node = Node(
-        op, tuple(edges), tuple(arrays) if op.save_inputs else None,
+        op,
+        tuple([(value.node or value) if isinstance(value, Tensor) else None for value in inputs]),
+        tuple(arrays) if op.save_inputs else None,
         out if op.save_output else None,
-        tuple(np.shape(array) for array in arrays) if op.save_shapes else None,
-        params or NO_PARAMS, tuple(needs),
+        tuple([np.shape(array) for array in arrays]) if op.save_shapes else None,
+        params or NO_PARAMS,
+        tuple([isinstance(value, Tensor) and value.requires_grad for value in inputs]),
         out.shape, out.dtype,
     )
     return result
+
+
+_PLAIN_OPERANDS = frozenset({np.ndarray, float, int})
+_new_tensor = object.__new__
 
 
 def as_operand(value, op_name: str) -> np.ndarray:
