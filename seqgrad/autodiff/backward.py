@@ -66,6 +66,8 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc) -> None:
         while heap:
             node = pop(heap)[1]
             grad, node.grad, node.grad_owned = node.grad, None, False
+            if type(grad) is _Scattered:
+                grad = grad.gather(node.shape, node.dtype)
             if node.freed:
                 raise RuntimeError(FREED_MESSAGE.format(op=node.op.name, scope=describe_scope(node.scope)))
             if record_norms:
@@ -157,11 +159,16 @@ class _ArrayAccumulator:
         if type(grad) is ProductGrad:
             grad = grad.dense()
         elif type(grad) is IndexGrad:
-            if node.grad is None:
-                node.grad, node.grad_owned = np.zeros(node.shape, node.dtype), True
-            elif not node.grad_owned:
-                node.grad, node.grad_owned = np.array(node.grad, dtype=node.dtype, copy=True), True
-            _add_at(node.grad, grad)
+            if type(node.grad) is _Scattered:
+                node.grad.pieces.append(grad)
+            else:
+                node.grad = _Scattered(node.grad, grad)
+            return
+        current = node.grad
+        if type(current) is _Scattered:
+            if grad.shape != node.shape:
+                grad = _shape_checked(grad, node.shape)
+            current.dense = grad if current.dense is None else current.dense + grad
             return
         if grad.shape != node.shape:
             grad = _shape_checked(grad, node.shape)
@@ -228,6 +235,27 @@ def _row_chunks(parts: list[ProductGrad], rows: int):
         yield chunk
 
 
+class _Scattered:
+    """Index gradients gathered for one node and added into a buffer only when the node is
+    processed, so no full-size buffer (a (T, B, 4H) input projection's) exists while the rest
+    of the graph still holds its saved arrays. `dense` is any ordinary gradient that came too."""
+
+    __slots__ = ("dense", "pieces")
+
+    def __init__(self, dense, first: IndexGrad) -> None:
+        self.dense = dense
+        self.pieces = [first]
+
+    def gather(self, shape: tuple, dtype) -> np.ndarray:
+        if self.dense is None:
+            buffer = np.zeros(shape, dtype)
+        else:
+            buffer = np.array(self.dense, dtype=dtype, copy=True)
+        for piece in self.pieces:
+            _add_at(buffer, piece)
+        return buffer
+
+
 def _add_at(buffer: np.ndarray, grad: IndexGrad) -> None:
     if grad.unique:
         buffer[grad.index] += grad.values
@@ -249,6 +277,8 @@ class _GraphContext:
 
 def _rewire(array, source) -> Tensor:
     """A Tensor holding a saved array whose gradient flows to `source` (a Node or leaf)."""
+    if array is None:  # an input the rule does not read was not saved
+        return None
     if isinstance(source, Tensor):
         return source
     value = Tensor.__new__(Tensor)

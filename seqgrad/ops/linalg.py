@@ -71,6 +71,6 @@ def _linear_vjp(ctx, g):
     return grad_x, grad_weight, g  # the engine sums the bias gradient back to its shape
 
 
-linear = primitive("linear", _linear_forward, _linear_vjp, saves="x",
+linear = primitive("linear", _linear_forward, _linear_vjp, saves="x0,x1",  # the bias is not needed
                    doc="x Wᵀ (+ b): the affine map of Linear layers and of every gate matmul, "
                        "one op instead of transpose, matmul and add.")

@@ -38,7 +38,9 @@ class Primitive:
         self.forward = forward
         self.vjp = vjp
         saved = saves.split(",")
-        self.save_inputs = "x" in saved
+        # "x" saves every input; "x0", "x1", ... save only those (None stands in for the rest).
+        chosen = tuple(int(token[1:]) for token in saved if token[:1] == "x" and token[1:].isdigit())
+        self.save_inputs = True if "x" in saved else (chosen or False)
         self.save_output = "out" in saved
         self.save_shapes = "shape" in saved
         self.doc = doc
@@ -63,7 +65,9 @@ class Primitive:
 
 
 def primitive(name: str, forward: Callable, vjp: Callable, saves: str = "", doc: str = "") -> Primitive:
-    """Declare and register a primitive. `saves`: any of "x", "out", "shape" joined by commas, or "" (nothing)."""
+    """Declare and register a primitive. `saves`: any of "x" (all inputs), "x0", "x1", ... (those inputs), "out",
+    "shape" joined by commas, or "" (nothing). Save only what the vjp reads: a saved array stays
+    in memory until backward has passed the node."""
     if name in REGISTRY:
         raise ValueError(f"primitive {name!r} is declared twice")
     op = Primitive(name, forward, vjp, saves, doc or (forward.__doc__ or ""))
@@ -158,7 +162,7 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
     result.node = Node(
         op,
         tuple([(value.node or value) if isinstance(value, Tensor) else None for value in inputs]),
-        tuple(arrays) if op.save_inputs else None,
+        _saved_inputs(op.save_inputs, arrays),
         out if op.save_output else None,
         tuple([np.shape(array) for array in arrays]) if op.save_shapes else None,
         params or NO_PARAMS,
@@ -166,6 +170,14 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
         out.shape, out.dtype,
     )
     return result
+
+
+def _saved_inputs(which, arrays: list) -> tuple | None:
+    if which is True:
+        return tuple(arrays)
+    if not which:
+        return None
+    return tuple([array if position in which else None for position, array in enumerate(arrays)])
 
 
 _PLAIN_OPERANDS = frozenset({np.ndarray, float, int})
