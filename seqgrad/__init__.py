@@ -1,6 +1,6 @@
 """seqgrad: see and build recurrent networks on a small reverse-mode autograd engine."""
 
-from . import bptt, interop, nn, optim
+from . import bptt, data, interop, nn, optim, viz
 from .autodiff.gradcheck import gradcheck
 from .autodiff.tape import (
     current_scope,
@@ -49,7 +49,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "tensor", "gradcheck", "scope", "current_scope", "no_grad", "enable_grad", "is_grad_enabled",
     "detect_anomaly", "record_grad_norms", "set_default_dtype", "get_default_dtype", "ShapeError",
-    "GradcheckError", "CheckpointError", "manual_seed", "save", "load", "nn", "optim", "bptt", "interop",
+    "GradcheckError", "CheckpointError", "manual_seed", "save", "load", "nn", "optim", "bptt", "interop", "data", "viz",
     "zeros", "ones", "zeros_like", "ones_like", "randn",
     "abs", "chunk", "clip", "concat", "exp", "linear", "log", "log_softmax", "logsumexp", "matmul", "max",
     "maximum", "mean", "minimum", "relu", "reshape", "sigmoid", "softmax", "split", "sqrt", "stack", "sum",

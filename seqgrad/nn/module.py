@@ -17,13 +17,13 @@ class Parameter(Tensor):
 
     __slots__ = ()
 
-    def __init__(self, data, requires_grad: bool = True):
+    def __init__(self, data, requires_grad: bool = True, name: str | None = None):
         array = data.data if isinstance(data, Tensor) else data
         if not isinstance(array, np.ndarray):
             array = np.asarray(array, dtype=get_default_dtype())
         if array.dtype.kind != "f":
             raise TypeError(f"Parameter data must be floating point, got dtype {array.dtype}")
-        super().__init__(array, requires_grad=requires_grad)
+        super().__init__(array, requires_grad=requires_grad, name=name)
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.shape}, dtype={self.dtype})"

@@ -15,6 +15,15 @@ def _grads(parameters) -> list[np.ndarray]:
     return [p.grad.data if isinstance(p.grad, Tensor) else p.grad for p in parameters if p.grad is not None]
 
 
+def grad_norm(parameters: Iterable[Tensor] | Tensor) -> float:
+    """sqrt(Σ_p ||grad_p||²) over the parameters that have a gradient (0.0 if none has)."""
+    return _total_norm(_grads(parameters))
+
+
+def _total_norm(grads: list[np.ndarray]) -> float:
+    return float(np.sqrt(sum(float(np.vdot(g, g).real) for g in grads)))
+
+
 def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, error_if_nonfinite: bool = False) -> float:
     """Scale all gradients by min(1, max_norm / (total + 1e-6)), total = sqrt(Σ ||grad||²).
 
@@ -26,7 +35,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, erro
     grads = _grads(parameters)
     if not grads:
         return 0.0
-    total = float(np.sqrt(sum(float(np.vdot(g, g).real) for g in grads)))
+    total = _total_norm(grads)
     if not np.isfinite(total):
         if error_if_nonfinite:
             raise FloatingPointError(f"the total gradient norm is {total}: some gradient is not finite, "

@@ -152,3 +152,18 @@ def test_index_arrays_must_be_integer_or_boolean():
 def test_pow_needs_a_number_exponent():
     with pytest.raises(TypeError, match="exponent"):
         ones(2) ** ones(2)
+
+
+def test_unregistered_primitive_can_be_declared_twice():
+    from seqgrad.ops import REGISTRY, primitive
+    first = primitive("notebook_square", np.square, lambda ctx, g: (2 * g * ctx.xs[0],), saves="x", register=False)
+    second = primitive("notebook_square", np.square, lambda ctx, g: (2 * g * ctx.xs[0],), saves="x", register=False)
+    assert "notebook_square" not in REGISTRY and first is not second
+    with pytest.raises(ValueError, match="declared twice"):
+        primitive("tanh", np.tanh, lambda ctx, g: (g,))
+
+
+def test_anomaly_mode_raises_without_numpy_warnings(recwarn):
+    with seqgrad.detect_anomaly(), pytest.raises(FloatingPointError, match="log"):
+        seqgrad.Tensor(np.array([-1.0]), requires_grad=True).log()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

@@ -149,3 +149,12 @@ def test_clip_grad_value_and_against_torch():
         np.testing.assert_allclose(o.grad, t.grad.numpy(), rtol=1e-6)
     clip_grad_value_(ours, 0.1)
     assert max(np.abs(o.grad).max() for o in ours) <= 0.1
+
+
+def test_grad_norm_measures_without_changing():
+    from seqgrad.nn.utils import grad_norm
+    a, b = sg.nn.Parameter(np.zeros(2)), sg.nn.Parameter(np.zeros(1))
+    a.grad, b.grad = np.array([3.0, 0.0]), np.array([4.0])
+    assert grad_norm(p for p in [a, b]) == pytest.approx(5.0)
+    assert clip_grad_norm_((p for p in [a, b]), max_norm=1.0) == pytest.approx(5.0)
+    np.testing.assert_allclose(np.hypot(a.grad[0], b.grad[0]), 1.0, rtol=1e-5)
