@@ -184,7 +184,13 @@ class _ArrayAccumulator:
 
     def to_leaf(self, leaf: Tensor, grad) -> None:
         if type(grad) is ProductGrad:
-            self.products.setdefault(id(leaf), (leaf, []))[1].append(grad)
+            pending = self.products.get(id(leaf))
+            if pending is None:
+                pending = self.products[id(leaf)] = [leaf, [], 0]
+            pending[1].append(grad)
+            pending[2] += grad.left.shape[0]
+            if pending[2] >= PRODUCT_CHUNK_ROWS:  # enough rows for one tall product: do it now,
+                self._flush(pending)              # so the parts do not all stay alive to the end
             return
         if type(grad) is IndexGrad:
             if isinstance(leaf.grad, Tensor):  # left by a create_graph backward: stays a Tensor
@@ -206,33 +212,27 @@ class _ArrayAccumulator:
 
 
     def finish(self) -> None:
-        """Sum each leaf's pending products as a few tall matmuls (chunks bound the extra memory)."""
+        """Add the products still pending to their leaves."""
         products, self.products = self.products, {}
-        for leaf, parts in products.values():
-            total = None
-            for chunk in _row_chunks(parts, PRODUCT_CHUNK_ROWS):
-                left = chunk[0].left if len(chunk) == 1 else np.concatenate([p.left for p in chunk])
-                right = chunk[0].right if len(chunk) == 1 else np.concatenate([p.right for p in chunk])
-                product = left.T @ right
-                total = product if total is None else np.add(total, product, out=total)
-            self.to_leaf(leaf, total)
+        for pending in products.values():
+            self._flush(pending)
+
+    def _flush(self, pending: list) -> None:
+        """One tall matmul for a leaf's pending products: Σ leftᵢᵀ rightᵢ = [left...]ᵀ [right...]."""
+        leaf, parts = pending[0], pending[1]
+        pending[1], pending[2] = [], 0
+        if not parts:
+            return
+        if len(parts) == 1:
+            product = parts[0].dense()
+        else:
+            product = np.concatenate([p.left for p in parts]).T @ np.concatenate([p.right for p in parts])
+        self.to_leaf(leaf, product)
 
 
-# Rows per concatenated product: tall enough for BLAS to run at full speed, small enough that
-# the copies cost little memory next to what the graph holds.
+# Rows per tall weight-gradient product (T·B summed at once): enough for BLAS to run at full
+# speed, few enough that the pending gradients cost little memory next to the graph's.
 PRODUCT_CHUNK_ROWS = 8192
-
-
-def _row_chunks(parts: list[ProductGrad], rows: int):
-    chunk, count = [], 0
-    for part in parts:
-        chunk.append(part)
-        count += part.left.shape[0]
-        if count >= rows:
-            yield chunk
-            chunk, count = [], 0
-    if chunk:
-        yield chunk
 
 
 class _Scattered:

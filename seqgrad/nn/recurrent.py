@@ -23,6 +23,8 @@ from .functional import dropout, dropout_mask
 from .module import Module
 
 DIRECTIONS = ("forward", "backward")
+# Steps whose input projection is one matmul: every step of sequences up to this length.
+PROJECTION_STEPS = 256
 
 
 class Recurrent(Module):
@@ -139,17 +141,26 @@ class Recurrent(Module):
         sequence's end (forward) or holds it at the initial state until its last step (backward),
         and zeroes outputs past the end."""
         cell = self.cells[index]
-        projected = cell.project_inputs(inputs)
+        steps = inputs.shape[0]
         mask = None
         if self.recurrent_dropout and self.training:
             mask = dropout_mask((inputs.shape[1], cell.hidden_size), self.recurrent_dropout, inputs.dtype)
         masks_itself = self._masks_itself[index]
         cell_name = type(cell).__name__
-        outputs = [None] * inputs.shape[0]
-        order = range(inputs.shape[0] - 1, -1, -1) if reverse else range(inputs.shape[0])
+        outputs = [None] * steps
+        order = range(steps - 1, -1, -1) if reverse else range(steps)
+        block, projected = None, None
         for t in order:
+            if t // PROJECTION_STEPS != block:
+                # The input projection of PROJECTION_STEPS steps at a time (all of them for any
+                # sequence up to that length) in one matmul; made when the loop reaches the block,
+                # so a long sequence never holds a (T, B, 4H) projection beside its activations.
+                block = t // PROJECTION_STEPS
+                start = block * PROJECTION_STEPS
+                window = inputs if steps <= PROJECTION_STEPS else inputs[start:start + PROJECTION_STEPS]
+                projected = cell.project_inputs(window)
             with scope(cell_name, step=t):
-                x_t = projected[t]
+                x_t = projected[t - start]
                 if mask is None:
                     output, new_state = cell.step(x_t, state)
                 elif masks_itself:
