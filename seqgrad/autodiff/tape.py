@@ -79,19 +79,31 @@ class Scope:
         return f"Scope({self.describe()!r})"
 
 
-@contextlib.contextmanager
-def scope(name: str = "", **labels: Any) -> Iterator[Scope]:
+def scope(name: str = "", **labels: Any) -> _ScopeEntry:
     """Label every op recorded inside: `with seqgrad.scope("lstm", layer=0, step=t):`.
 
     Scopes nest; nodes keep the innermost scope, which links to the outer ones.
     """
-    outer = RECORDING.scope
-    inner = Scope(name, labels, outer)
-    RECORDING.scope = inner
-    try:
-        yield inner
-    finally:
-        RECORDING.scope = outer
+    return _ScopeEntry(name, labels)
+
+
+class _ScopeEntry:
+    """The context manager behind `scope()`: a plain class, since a recurrent layer enters one
+    per time step and a generator-based context manager costs several times more."""
+
+    __slots__ = ("name", "labels", "outer")
+
+    def __init__(self, name: str, labels: dict[str, Any]) -> None:
+        self.name, self.labels, self.outer = name, labels, None
+
+    def __enter__(self) -> Scope:
+        self.outer = RECORDING.scope
+        inner = RECORDING.scope = Scope(self.name, self.labels, self.outer)
+        return inner
+
+    def __exit__(self, *exc_info) -> bool:
+        RECORDING.scope = self.outer
+        return False
 
 
 def current_scope() -> Scope | None:

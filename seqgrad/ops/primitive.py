@@ -172,7 +172,8 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
         tuple([(value.node or value) if isinstance(value, Tensor) else None for value in inputs]),
         _saved_inputs(op.save_inputs, arrays),
         out if op.save_output else None,
-        tuple([np.shape(array) for array in arrays]) if op.save_shapes else None,
+        tuple([array.shape if type(array) is np.ndarray else np.shape(array) for array in arrays])
+        if op.save_shapes else None,
         params or NO_PARAMS,
         tuple([isinstance(value, Tensor) and value.requires_grad for value in inputs]),
         out.shape, out.dtype,
