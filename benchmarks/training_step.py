@@ -71,6 +71,14 @@ class SeqgradStep:
         return loss.item()
 
 
+def without_grad_norms(step):
+    """The same step with backward's per-node gradient norms (the drawing's heat) switched off."""
+    def run(x, target):
+        with sg.record_grad_norms(False):
+            return step(x, target)
+    return run
+
+
 def torch_contenders(cell, weights, readout_weight, readout_bias, dtype):
     """PyTorch's nn.LSTM/GRU, and a Python loop of PyTorch primitive ops (the peer to beat)."""
     try:
@@ -145,6 +153,7 @@ def measure(size: str, dtype, repeats: int, cell: str = "lstm") -> dict[str, flo
     contenders = {
         "numpy baseline": baseline.TrainingStep(cell, weights, readout_weight, readout_bias, LEARNING_RATE),
         "seqgrad": SeqgradStep(cell, weights, readout_weight, readout_bias, dtype),
+        "seqgrad, grad norms off": without_grad_norms(SeqgradStep(cell, weights, readout_weight, readout_bias, dtype)),
     }
     contenders.update(torch_contenders(cell, weights, readout_weight, readout_bias, dtype))
     losses = {name: step(x, target) for name, step in contenders.items()}  # warm-up, and a sanity check
