@@ -1,5 +1,7 @@
 """Backpropagation through time: truncated BPTT and gradient flow through time."""
 
+from .flow import hidden_grad_norms, jacobian_norms, state_nodes
 from .truncated import WindowResult, detach_state, run_truncated_bptt, truncated_bptt
 
-__all__ = ["truncated_bptt", "run_truncated_bptt", "detach_state", "WindowResult"]
+__all__ = ["truncated_bptt", "run_truncated_bptt", "detach_state", "WindowResult",
+           "hidden_grad_norms", "jacobian_norms", "state_nodes"]

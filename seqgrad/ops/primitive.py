@@ -165,6 +165,10 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
     if not (requires_grad and RECORDING.grad_enabled):
         result.requires_grad = False
         result.node = None
+        for value in inputs:  # a reshape or split of a detached state still comes from a cut (the drawing shows it)
+            if isinstance(value, Tensor) and value.detached_from is not None:
+                result.detached_from = value.detached_from
+                break
         return result
     result.requires_grad = True
     result.node = Node(

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Regenerates the drawings in docs/graphs with the command line (run from anywhere):
+#   sh docs/graphs/make_drawings.sh            PNG copies for a quick look: PNG=/tmp/graphs sh ...
+set -e
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-../../.venv/bin/python}
+draw() {  # draw NAME ARGS...: NAME.svg here (and NAME.png in $PNG when set)
+    name=$1; shift
+    "$PYTHON" -m seqgrad graph "$@" -o "$name.svg"
+    if [ -n "$PNG" ]; then mkdir -p "$PNG"; "$PYTHON" -m seqgrad graph "$@" -o "$PNG/$name.png"; fi
+}
+for cell in rnn lstm gru bilstm; do
+    draw "${cell}_before" --cell "$cell" --steps 3
+    draw "${cell}_after" --cell "$cell" --steps 3 --backward
+done
+draw bilstm_cell_after --cell bilstm --steps 3 --level cell --backward
+draw rnn_1000_steps_cell_after --cell rnn --steps 1000 --level cell --keep 3 2 --backward
+"$PYTHON" -m seqgrad gradflow -o gradflow.png
+"$PYTHON" - <<'PYTHON'
+import shutil, tempfile
+import seqgrad as sg
+from seqgrad import nn
+from seqgrad.viz import replay
+sg.manual_seed(0)
+output, _ = nn.LSTM(2, 3)(sg.randn(4, 1, 2))
+loss = (output[-1] ** 2).sum()
+loss.backward()
+with tempfile.TemporaryDirectory() as folder:
+    files = replay(loss, folder, level="cell", title="Backward replay: LSTM, 4 steps, loss on the last output")
+    shutil.copy(files.gif, "replay_lstm_cell.gif")
+print("wrote replay_lstm_cell.gif")
+PYTHON

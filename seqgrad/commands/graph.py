@@ -1,0 +1,92 @@
+"""`seqgrad graph`: draw the unrolled graph of a small recurrent model, before or after backward."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+CELLS = ("rnn", "lstm", "gru", "bilstm", "bidirectional")
+EXTENSIONS = (".svg", ".png", ".pdf", ".dot", ".gv")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "graph", help="draw the unrolled graph of a recurrent layer (graphviz)",
+        description="Run a small recurrent layer over a random sequence, take a loss on its last output "
+                    "through a linear readout, and draw everything that led to the loss: time steps as "
+                    "clusters, parameters once, gradient heat with --backward.",
+        epilog="example: seqgrad graph --cell lstm --steps 4 --level op --backward -o lstm.svg")
+    parser.add_argument("--cell", choices=CELLS, default="lstm",
+                        help="the layer: tanh RNN, LSTM, GRU, or a bidirectional LSTM (bilstm, also spelled "
+                             "bidirectional); default lstm")
+    parser.add_argument("--bidirectional", action="store_true", help="make any --cell bidirectional")
+    parser.add_argument("--steps", type=int, default=3, help="sequence length T (default 3)")
+    parser.add_argument("--level", choices=("op", "cell", "layer"), default="op",
+                        help="op: every recorded op; cell: one node per time step; layer: one node per "
+                             "layer and direction (default op)")
+    parser.add_argument("--backward", action="store_true",
+                        help="run loss.backward() first, so the drawing shows the gradient norms")
+    parser.add_argument("--keep", type=int, nargs=2, metavar=("FIRST", "LAST"),
+                        help="draw only the first and last few steps and elide the middle into one node")
+    parser.add_argument("--layers", type=int, default=1, help="stacked layers (default 1)")
+    parser.add_argument("--input-size", type=int, default=2, help="input features per step (default 2)")
+    parser.add_argument("--hidden-size", type=int, default=3, help="hidden units (default 3)")
+    parser.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for weights and data (default 0)")
+    parser.add_argument("--no-shapes", action="store_true", help="leave output shapes out of the labels")
+    parser.add_argument("--title", help="title printed above the legend")
+    parser.add_argument("-o", "--output", type=Path,
+                        help="file to write; the extension picks the format (.svg, .png, .pdf, or .dot/.gv for "
+                             "the DOT source). Without it the DOT source is printed.")
+    return parser
+
+
+def build_loss(cell: str, steps: int, layers: int = 1, input_size: int = 2, hidden_size: int = 3,
+               batch: int = 1, bidirectional: bool = False, seed: int = 0):
+    """The model the command draws: a recurrent layer, a linear readout of its last output in a
+    'readout' scope, and the squared error against a fixed target."""
+    import seqgrad as sg
+    from seqgrad import nn
+
+    sg.manual_seed(seed)
+    bidirectional = bidirectional or cell in ("bilstm", "bidirectional")
+    kind = {"rnn": nn.RNN, "gru": nn.GRU}.get(cell, nn.LSTM)
+    layer = kind(input_size, hidden_size, num_layers=layers, bidirectional=bidirectional)
+    readout = nn.Linear(hidden_size * layer.num_directions, 1)
+    inputs = sg.randn(steps, batch, input_size)
+    target = np.ones((batch, 1), dtype=sg.get_default_dtype())
+    output, _ = layer(inputs)
+    with sg.scope("readout"):
+        prediction = readout(output[-1])
+    return nn.functional.mse_loss(prediction, target)
+
+
+def run(args) -> int:
+    from seqgrad.cli import UsageError
+    from seqgrad.viz import draw, render
+
+    for name in ("steps", "layers", "input_size", "hidden_size", "batch"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.keep is not None and min(args.keep) < 0:
+        raise UsageError(f"--keep FIRST LAST must not be negative, got {args.keep[0]} {args.keep[1]}")
+    if args.output is not None and args.output.suffix.lower() not in EXTENSIONS:
+        raise UsageError(f"cannot tell the format of {str(args.output)!r}: use one of {', '.join(EXTENSIONS)}")
+    loss = build_loss(args.cell, args.steps, args.layers, args.input_size, args.hidden_size, args.batch,
+                      args.bidirectional, args.seed)
+    if args.backward:
+        loss.backward()
+    drawing = draw(loss, level=args.level, steps=tuple(args.keep) if args.keep else None,
+                   shapes=not args.no_shapes, title=args.title)
+    if args.output is None:
+        sys.stdout.write(drawing.source)
+        return 0
+    try:
+        render(drawing, args.output)
+    except RuntimeError as error:  # no Graphviz at all: say how to get one
+        raise UsageError(str(error)) from None
+    print(f"wrote {args.output}")
+    return 0

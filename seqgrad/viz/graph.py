@@ -1,0 +1,624 @@
+"""The recorded graph behind a tensor, walked without recursion and grouped the way it
+was built: frames from scopes (layer, direction, time step) and, for a drawing level,
+the units that get drawn (ops, collapsed steps, elided middles, leaves) and the links
+between them.
+
+Everything here is plain Python over the tape; `dot.py` turns a `GraphModel` into DOT.
+Cost is linear in the number of recorded nodes (plus one sort by creation number).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..autodiff.tape import Node, Scope
+from ..nn.module import Parameter
+from ..tensor import Tensor
+
+LEVELS = ("op", "cell", "layer")
+
+
+# --- the walk ---------------------------------------------------------------------------
+@dataclass(eq=False)
+class Walk:
+    """Everything that led to the roots: nodes in creation order (a topological order),
+    the leaf tensors they consumed, and who consumes what."""
+
+    nodes: list[Node]
+    leaves: list[Tensor]
+    consumers: dict[int, list[Node]]          # node seq -> nodes that use its output
+    leaf_consumers: dict[int, list[Node]]     # id(leaf) -> nodes that use it
+
+
+def walk(roots: Tensor | Sequence[Tensor]) -> Walk:
+    """Collect the graph behind `roots` with an explicit stack (never recursion)."""
+    roots = [roots] if isinstance(roots, Tensor) else list(roots)
+    if not roots:
+        raise ValueError("walk: no tensors given")
+    stack: list[Node] = []
+    seen: set[int] = set()
+    for position, root in enumerate(roots):
+        if not isinstance(root, Tensor):
+            raise TypeError(f"expected a Tensor (usually the loss), got {type(root).__name__} at position {position}")
+        if root.node is None:
+            why = "a leaf" if root.requires_grad else "made under no_grad or from tensors that do not require grad"
+            raise ValueError(f"the tensor at position {position} has no recorded graph: it is {why}; "
+                             "pass a tensor computed from parameters (usually the loss)")
+        if id(root.node) not in seen:
+            seen.add(id(root.node))
+            stack.append(root.node)
+    nodes: list[Node] = []
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        for edge in node.edges:
+            if type(edge) is Node and id(edge) not in seen:
+                seen.add(id(edge))
+                stack.append(edge)
+    nodes.sort(key=lambda node: node.seq)
+    consumers: dict[int, list[Node]] = {}
+    leaf_consumers: dict[int, list[Node]] = {}
+    leaves: list[Tensor] = []
+    for node in nodes:
+        for edge in node.edges:
+            if type(edge) is Node:
+                consumers.setdefault(edge.seq, []).append(node)
+            elif edge is not None:
+                users = leaf_consumers.get(id(edge))
+                if users is None:
+                    leaves.append(edge)
+                    leaf_consumers[id(edge)] = users = []
+                if not users or users[-1] is not node:
+                    users.append(node)
+    return Walk(nodes, leaves, consumers, leaf_consumers)
+
+
+# --- frames: scopes as nested groups ----------------------------------------------------------
+@dataclass(eq=False)
+class Frame:
+    """A group of recorded ops: one scope (or the layer / direction half of one), or one
+    time step. The root frame stands for the top level and is never drawn."""
+
+    label: str
+    parent: Frame | None
+    index: int
+    is_step: bool = False
+    step: Any = None                 # the step label of a step frame
+    family: str = ""                 # a step frame's label without the step ("LSTMCell")
+    children: list[Frame] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)   # recorded directly in this frame
+    has_steps: bool = False          # a step frame somewhere below (or this one)
+    outer_step: Frame | None = None  # outermost step frame on the way up (self included)
+    stepless_root: Frame | None = None  # outermost frame above (self included) with no steps below
+
+    @property
+    def step_children(self) -> list[Frame]:
+        return [child for child in self.children if child.is_step]
+
+    def chain(self) -> list[Frame]:
+        """This frame and its ancestors, outermost (the root) first."""
+        frames, frame = [], self
+        while frame is not None:
+            frames.append(frame)
+            frame = frame.parent
+        frames.reverse()
+        return frames
+
+    def path_label(self) -> str:
+        """'LSTM layer 0 · forward · LSTMCell step 2': for tooltips and messages."""
+        return " · ".join(frame.label for frame in self.chain() if frame.parent is not None)
+
+    def __repr__(self) -> str:
+        return f"<Frame {self.path_label() or 'top level'}>"
+
+
+def _describe(name: str, labels: dict) -> str:
+    words = [name] if name else []
+    words += [f"{key} {value}" for key, value in labels.items()]
+    return " ".join(words)
+
+
+class FrameTree:
+    """Frames for every scope the walk met, built from the Scope chains of its nodes.
+
+    - A scope with a `step` label is a time step; steps with the same description under
+      the same parent are one frame (a loop may re-enter `scope("rnn", step=t)`).
+    - A scope with a `direction` label and more (the layers' `LSTM layer=0 direction=...`)
+      becomes two nested frames, layer then direction, so both directions of a layer share
+      one box.
+    - Two runs of one layer in a graph (an encoder and a decoder both called "LSTM") claim
+      the same step twice under the same description; the second run gets its own frames.
+    """
+
+    def __init__(self, nodes: Iterable[Node]) -> None:
+        self.root = Frame("", None, 0)
+        self.frames: list[Frame] = [self.root]
+        self._by_key: dict[tuple, Frame] = {}
+        self._of_scope: dict[int, Frame] = {}
+        self._descriptions: dict[int, str] = {}
+        self._chains: dict[int, tuple] = {}
+        nodes = list(nodes)
+        scopes = self._distinct_scopes(nodes)
+        runs = self._runs(scopes)
+        for scope in scopes:
+            self._of_scope[id(scope)] = self._frame_for(scope, runs)
+        for node in nodes:
+            self.frame_of(node).nodes.append(node)
+        self._finish()
+
+    def frame_of(self, node: Node) -> Frame:
+        return self.root if node.scope is None else self._of_scope[id(node.scope)]
+
+    # -- building --
+    def _distinct_scopes(self, nodes: list[Node]) -> list[Scope]:
+        """Every scope on the nodes' chains, each once, outer scopes before inner ones."""
+        seen: set[int] = set()
+        ordered: list[Scope] = []
+        for node in nodes:
+            scope = node.scope
+            if scope is None or id(scope) in seen:
+                continue
+            missing = []
+            while scope is not None and id(scope) not in seen:
+                seen.add(id(scope))
+                missing.append(scope)
+                scope = scope.parent
+            ordered.extend(reversed(missing))
+        return ordered
+
+    def _description(self, scope: Scope) -> str:
+        text = self._descriptions.get(id(scope))
+        if text is None:
+            text = self._descriptions[id(scope)] = _describe(scope.name, scope.labels)
+        return text
+
+    def _chain_key(self, scope: Scope | None) -> tuple:
+        """Descriptions from the outermost scope down to `scope`, memoised per scope so the
+        whole tree costs time linear in the number of scopes."""
+        missing = []
+        while scope is not None and id(scope) not in self._chains:
+            missing.append(scope)
+            scope = scope.parent
+        key = () if scope is None else self._chains[id(scope)]
+        for inner in reversed(missing):
+            key = self._chains[id(inner)] = key + (self._description(inner),)
+        return key
+
+    def _runs(self, scopes: list[Scope]) -> dict[int, int]:
+        """Run number of each scope that directly holds steps: 0 unless an earlier scope with
+        the same description chain already holds a step with the same description."""
+        runs: dict[int, int] = {}
+        claimed: dict[tuple, list[set]] = {}
+        for scope in scopes:
+            if "step" not in scope.labels or scope.parent is None:
+                continue
+            parent = scope.parent
+            chain = self._chain_key(parent)
+            step = self._description(scope)
+            taken = claimed.setdefault(chain, [])
+            run = runs.get(id(parent))
+            if run is None:
+                run = next((number for number, steps in enumerate(taken) if step not in steps), len(taken))
+                runs[id(parent)] = run
+                if run == len(taken):
+                    taken.append(set())
+            taken[run].add(step)
+        return runs
+
+    def _get(self, key: tuple, make: Callable[[], Frame]) -> Frame:
+        frame = self._by_key.get(key)
+        if frame is None:
+            frame = self._by_key[key] = make()
+            frame.parent.children.append(frame)
+            self.frames.append(frame)
+        return frame
+
+    def _new(self, label: str, parent: Frame, **extra) -> Frame:
+        return Frame(label, parent, len(self.frames), **extra)
+
+    def _frame_for(self, scope: Scope, runs: dict[int, int]) -> Frame:
+        parent = self.root if scope.parent is None else self._of_scope[id(scope.parent)]
+        labels = scope.labels
+        if "step" in labels:
+            others = {key: value for key, value in labels.items() if key != "step"}
+            family = _describe(scope.name, others)
+            description = self._description(scope)
+            return self._get((id(parent), "step", description), lambda: self._new(
+                description, parent, is_step=True, step=labels["step"], family=family or "step"))
+        run = runs.get(id(scope), 0)
+        suffix = f" (run {run + 1})" if run else ""
+        if "direction" in labels and (scope.name or len(labels) > 1):
+            outer = _describe(scope.name, {key: value for key, value in labels.items() if key != "direction"})
+            layer = self._get((id(parent), "scope", outer, run), lambda: self._new(outer + suffix, parent))
+            direction = str(labels["direction"])
+            return self._get((id(layer), "direction", direction), lambda: self._new(direction, layer))
+        description = self._description(scope) or "scope"
+        return self._get((id(parent), "scope", description, run), lambda: self._new(description + suffix, parent))
+
+    def _finish(self) -> None:
+        # Children are always created after their parents, so one backward sweep settles
+        # has_steps and one forward sweep the per-chain facts.
+        for frame in reversed(self.frames):
+            if frame.is_step:
+                frame.has_steps = True
+            if frame.parent is not None and frame.has_steps:
+                frame.parent.has_steps = True
+        for frame in self.frames:
+            parent = frame.parent
+            if parent is None:
+                continue
+            frame.outer_step = parent.outer_step or (frame if frame.is_step else None)
+            frame.stepless_root = parent.stepless_root or (None if frame.has_steps else frame)
+
+    def ordered_steps(self, context: Frame) -> list[Frame]:
+        """The step frames directly under `context`, in time order (by step label)."""
+        steps = context.step_children
+        try:
+            return sorted(steps, key=lambda frame: frame.step)
+        except TypeError:  # labels that do not compare: keep the order they were recorded in
+            return steps
+
+
+# --- units and links: what a level draws ----------------------------------------------------
+ROLE_SYMBOLS = {"hidden": "h", "cell": "c"}
+
+
+@dataclass(eq=False)
+class Unit:
+    """One drawn node: an op, a group of ops (a collapsed step, layer or scope), the elided
+    middle of a sequence, or a leaf tensor (parameter, data, or a detach cut)."""
+
+    uid: str
+    kind: str                         # "op" | "group" | "elided" | "parameter" | "data" | "cut"
+    frame: Frame                      # the frame whose cluster holds it (root: top level)
+    title: str
+    nodes: list[Node] = field(default_factory=list)
+    leaf: Tensor | None = None
+    steps: list = field(default_factory=list)   # step labels a group or elided unit covers
+    context: Frame | None = None      # for step-like units: the frame whose steps they are
+    time: int | None = None           # position in the context's time order
+
+    def state_node(self) -> Node | None:
+        """The node whose gradient speaks for the unit: its hidden state, else its last op."""
+        if not self.nodes:
+            return None
+        for node in self.nodes:
+            if node.role == "hidden":
+                return node
+        for node in self.nodes:
+            if node.role is not None:
+                return node
+        return self.nodes[-1]
+
+    def op_summary(self, limit: int = 4) -> str:
+        """'matmul, add ×2, getitem ×3 (+2 more)': what a group is made of."""
+        counts = Counter(node.name for node in self.nodes)
+        parts = [name if count == 1 else f"{name} ×{count}" for name, count in counts.most_common(limit)]
+        rest = len(counts) - limit
+        return ", ".join(parts) + (f" (+{rest} more)" if rest > 0 else "")
+
+
+@dataclass(eq=False)
+class Link:
+    """One drawn edge: data flowing from `tail` to `head` (deduplicated per role)."""
+
+    tail: Unit
+    head: Unit
+    role: str | None                  # the source node's role: "hidden", "cell", ...
+    sources: list = field(default_factory=list)   # the Nodes or leaf Tensors it stands for
+    recurrent: bool = False           # between two time steps of one sequence
+    against_time: bool = False        # from a later step to an earlier one (backward direction)
+
+
+@dataclass(eq=False)
+class GraphModel:
+    """A drawing's content, independent of DOT: frames, units, links, time order."""
+
+    level: str
+    walk: Walk
+    tree: FrameTree
+    units: list[Unit]
+    links: list[Link]
+    unit_of: dict[int, Unit]                       # node seq -> unit
+    leaf_units: dict[int, Unit]                    # id(leaf) -> unit
+    time_order: list[tuple[Frame, list]]           # per context: its step items in time order
+    step_count: int                                # time steps seen (before elision)
+    elided_steps: int
+
+    def frames_drawn(self) -> set[int]:
+        """Indexes of frames holding at least one unit (directly or below)."""
+        drawn: set[int] = set()
+        for unit in self.units:
+            frame = unit.frame
+            while frame is not None and frame.index not in drawn:
+                drawn.add(frame.index)
+                frame = frame.parent
+        return drawn
+
+
+def build(roots: Tensor | Sequence[Tensor], level: str = "op", steps: tuple[int, int] | None = None) -> GraphModel:
+    """Walk the graph behind `roots` and decide what a drawing at `level` shows."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(repr(name) for name in LEVELS)}, got {level!r}")
+    keep = _check_steps(steps)
+    if level == "layer":
+        keep = None  # each sequence is already one node
+    graph = walk(roots)
+    tree = FrameTree(graph.nodes)
+    return _Builder(graph, tree, level, keep).model()
+
+
+def _check_steps(steps) -> tuple[int, int] | None:
+    if steps is None:
+        return None
+    if (not isinstance(steps, (tuple, list)) or len(steps) != 2
+            or not all(isinstance(count, (int, np.integer)) and not isinstance(count, bool) for count in steps)):
+        raise TypeError(f"steps must be a pair (first, last) of step counts to keep, got {steps!r}")
+    first, last = int(steps[0]), int(steps[1])
+    if first < 0 or last < 0:
+        raise ValueError(f"steps=(first, last) must not be negative, got {steps!r}")
+    return first, last
+
+
+class _Builder:
+    """Assigns every node to a unit for one level, then derives links and time order."""
+
+    def __init__(self, graph: Walk, tree: FrameTree, level: str, keep: tuple[int, int] | None) -> None:
+        self.graph, self.tree, self.level, self.keep = graph, tree, level, keep
+        self.units: list[Unit] = []
+        self.unit_of: dict[int, Unit] = {}
+        self.groups: dict[tuple, Unit] = {}
+        self.elided: dict[int, Unit] = {}          # id(step frame) -> the elided unit that covers it
+        self.time_index: dict[int, tuple[Frame, int]] = {}   # id(step frame) -> (context, position)
+        self.time_order: list[tuple[Frame, list]] = []
+        self.step_count = 0
+        self.elided_steps = 0
+
+    def model(self) -> GraphModel:
+        self._order_time()
+        self._assign_nodes()
+        leaf_units = self._assign_leaves()
+        links = self._links(leaf_units)
+        return GraphModel(self.level, self.graph, self.tree, self.units, links, self.unit_of, leaf_units,
+                          self.time_order, self.step_count, self.elided_steps)
+
+    def _add(self, kind: str, frame: Frame, title: str, **extra) -> Unit:
+        unit = Unit(f"{kind[0]}{len(self.units)}", kind, frame, title, **extra)
+        self.units.append(unit)
+        return unit
+
+    # -- time: the step frames of every context, in order, with the elided middles --
+    def _order_time(self) -> None:
+        for context in self.tree.frames:
+            ordered = self.tree.ordered_steps(context)
+            if not ordered:
+                continue
+            self.step_count += len(ordered)
+            items: list = list(ordered)
+            if self.keep is not None and len(ordered) > sum(self.keep):
+                first, last = self.keep
+                middle = ordered[first:len(ordered) - last]
+                self.elided_steps += len(middle)
+                elided = self._add("elided", context, f"{len(middle)} steps elided",
+                                   steps=[frame.step for frame in middle], context=context)
+                for frame in middle:
+                    self.elided[id(frame)] = elided
+                items = ordered[:first] + [elided] + ordered[len(ordered) - last:]
+            for position, item in enumerate(items):
+                if isinstance(item, Unit):
+                    item.time = position
+                else:
+                    self.time_index[id(item)] = (context, position)
+            self.time_order.append((context, items))
+
+    # -- nodes --
+    def _assign_nodes(self) -> None:
+        nodes = self.graph.nodes
+        frame_of = self.tree.frame_of
+        absorbed = self._absorbed_by_elision() if self.elided else {}
+        after_steps = self._after_steps() if self.level == "cell" else {}
+        for node in nodes:
+            unit = absorbed.get(node.seq)
+            if unit is None:
+                frame = frame_of(node)
+                outer = frame.outer_step
+                if outer is not None and id(outer) in self.elided:
+                    unit = self.elided[id(outer)]
+                elif self.level == "op":
+                    unit = self._op(node, frame)
+                elif self.level == "cell":
+                    unit = self._cell_unit(node, frame, after_steps)
+                else:
+                    unit = self._layer_unit(node, frame)
+            unit.nodes.append(node)
+            self.unit_of[node.seq] = unit
+        for unit in self.units:
+            if unit.kind == "group" and len(unit.nodes) == 1 and unit.context is None:
+                unit.kind, unit.title = "op", unit.nodes[0].name  # a group of one op is just that op
+
+    def _op(self, node: Node, frame: Frame) -> Unit:
+        unit = self._add("op", frame, node.name)
+        outer = frame.outer_step
+        if outer is not None and id(outer) in self.time_index:
+            unit.context, unit.time = self.time_index[id(outer)]
+        return unit
+
+    def _group(self, key: tuple, frame: Frame, title: str, **extra) -> Unit:
+        unit = self.groups.get(key)
+        if unit is None:
+            unit = self.groups[key] = self._add("group", frame, title, **extra)
+        return unit
+
+    def _cell_unit(self, node: Node, frame: Frame, after_steps: dict[int, bool]) -> Unit:
+        outer = frame.outer_step
+        if outer is not None:
+            context, position = self.time_index.get(id(outer), (outer.parent, None))
+            return self._group(("step", id(outer)), outer.parent, outer.label, steps=[outer.step],
+                               context=context, time=position)
+        if frame.stepless_root is not None:
+            root = frame.stepless_root
+            return self._group(("scope", id(root)), root.parent, root.label)
+        if frame.parent is None:
+            return self._op(node, frame)
+        after = after_steps.get(node.seq, False)
+        return self._group(("own", id(frame), after), frame, "after the steps" if after else "before the steps")
+
+    def _layer_unit(self, node: Node, frame: Frame) -> Unit:
+        context = next((candidate for candidate in frame.chain()[1:] if candidate.step_children), None)
+        if context is not None:
+            key = ("context", id(context))
+            if key not in self.groups:
+                steps = [step.step for step in self.tree.ordered_steps(context)]
+                self._group(key, context.parent, context.label, steps=steps)
+            return self.groups[key]
+        outer = frame.outer_step
+        if outer is not None:  # steps recorded at the top level: one unit per family of steps
+            key = ("family", outer.family)
+            if key not in self.groups:
+                family = [step.step for step in self.tree.ordered_steps(outer.parent) if step.family == outer.family]
+                self._group(key, outer.parent, outer.family, steps=family)
+            return self.groups[key]
+        if frame.stepless_root is not None:
+            root = frame.stepless_root
+            return self._group(("scope", id(root)), root.parent, root.label)
+        if frame.parent is None:
+            return self._op(node, frame)
+        return self._group(("own", id(frame)), frame, "outside the steps")
+
+    def _after_steps(self) -> dict[int, bool]:
+        """For ops directly in a frame that holds steps: do they use that frame's steps' results?
+        (An input projection comes before the steps, the stacked output after.)"""
+        after: dict[int, bool] = {}
+        frame_of = self.tree.frame_of
+        for node in self.graph.nodes:
+            frame = frame_of(node)
+            if frame.outer_step is not None or frame.parent is None or not frame.has_steps:
+                continue
+            for edge in node.edges:
+                if type(edge) is not Node:
+                    continue
+                source = frame_of(edge)
+                if (source is frame and after.get(edge.seq)) or _below(source.outer_step, frame):
+                    after[node.seq] = True
+                    break
+        return after
+
+    def _absorbed_by_elision(self) -> dict[int, Unit]:
+        """Ops outside any step that only feed one elided middle (a per-step slice of the input)
+        or only come from it (a per-step loss term) are drawn inside it, so steps=(a, b) stays
+        small at every level."""
+        frame_of = self.tree.frame_of
+        absorbed: dict[int, Unit] = {}
+
+        def elided_unit(node: Node) -> Unit | None:
+            unit = absorbed.get(node.seq)
+            if unit is not None:
+                return unit
+            outer = frame_of(node).outer_step
+            return None if outer is None else self.elided.get(id(outer))
+
+        nodes = self.graph.nodes
+        for node in reversed(nodes):  # consumers first
+            if frame_of(node).outer_step is not None:
+                continue
+            users = self.graph.consumers.get(node.seq)
+            if users:
+                targets = {id(unit): unit for unit in map(elided_unit, users)}
+                if len(targets) == 1 and None not in targets.values():
+                    absorbed[node.seq] = next(iter(targets.values()))
+        for node in nodes:  # producers first
+            if node.seq in absorbed or frame_of(node).outer_step is not None:
+                continue
+            sources = [edge for edge in node.edges if type(edge) is Node]
+            if sources:
+                targets = {id(unit): unit for unit in map(elided_unit, sources)}
+                if len(targets) == 1 and None not in targets.values():
+                    absorbed[node.seq] = next(iter(targets.values()))
+        return absorbed
+
+    # -- leaves --
+    def _assign_leaves(self) -> dict[int, Unit]:
+        leaf_units: dict[int, Unit] = {}
+        for leaf in self.graph.leaves:
+            if leaf.detached_from is not None:
+                kind, title = "cut", "detached"
+            elif isinstance(leaf, Parameter):
+                kind, title = "parameter", leaf.name or "parameter"
+            else:
+                kind, title = "data", leaf.name or ("zeros" if not np.any(leaf.data) else "data")
+            home = _common_frame([self.unit_of[node.seq].frame for node in self.graph.leaf_consumers[id(leaf)]])
+            leaf_units[id(leaf)] = self._add(kind, home, title, leaf=leaf)
+        return leaf_units
+
+    # -- links --
+    def _links(self, leaf_units: dict[int, Unit]) -> list[Link]:
+        links: dict[tuple, Link] = {}
+        unit_of = self.unit_of
+        for node in self.graph.nodes:
+            head = unit_of[node.seq]
+            for edge in node.edges:
+                if type(edge) is Node:
+                    tail, role = unit_of[edge.seq], edge.role
+                elif edge is not None:
+                    tail, role = leaf_units[id(edge)], None
+                else:
+                    continue
+                if tail is head:
+                    continue
+                key = (tail.uid, head.uid, role)
+                link = links.get(key)
+                if link is None:
+                    link = links[key] = Link(tail, head, role)
+                    if (tail.context is not None and tail.context is head.context
+                            and tail.time is not None and head.time is not None and tail.time != head.time):
+                        link.recurrent = True
+                        link.against_time = tail.time > head.time
+                if not link.sources or link.sources[-1] is not edge:
+                    link.sources.append(edge)
+        return list(links.values())
+
+
+def _common_frame(frames: list[Frame]) -> Frame:
+    """The innermost frame holding all of `frames`: a layer's weights are drawn inside its box,
+    weights shared across layers at the top level."""
+    common = frames[0]
+    depth = len(common.chain())
+    for frame in frames[1:]:
+        other, other_depth = frame, len(frame.chain())
+        while other_depth > depth:
+            other, other_depth = other.parent, other_depth - 1
+        while depth > other_depth:
+            common, depth = common.parent, depth - 1
+        while common is not other:
+            common, other, depth = common.parent, other.parent, depth - 1
+    return common
+
+
+def _below(frame: Frame | None, ancestor: Frame) -> bool:
+    """Is `frame` inside `ancestor` (strictly)?"""
+    while frame is not None:
+        frame = frame.parent
+        if frame is ancestor:
+            return True
+    return False
+
+
+# --- gradients as the drawing shows them ---------------------------------------------------
+def leaf_grad_norm(leaf: Tensor) -> float | None:
+    """||leaf.grad|| (None when backward has not reached it)."""
+    grad = leaf.grad
+    if grad is None:
+        return None
+    values = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+    flat = values.reshape(-1)
+    return float(np.sqrt(np.dot(flat, flat)))
+
+
+def has_gradients(model: GraphModel) -> bool:
+    """Did a backward pass leave gradient norms on this graph?"""
+    return any(node.grad_norm is not None for node in model.walk.nodes)
