@@ -112,55 +112,42 @@ def current_scope() -> Scope | None:
 
 
 @contextlib.contextmanager
-def no_grad() -> Iterator[None]:
+def _switched(setting: str, value: bool) -> Iterator[None]:
+    """Set one of RECORDING's switches inside a `with` block, restoring it on the way out."""
+    previous = getattr(RECORDING, setting)
+    setattr(RECORDING, setting, value)
+    try:
+        yield
+    finally:
+        setattr(RECORDING, setting, previous)
+
+
+def no_grad() -> contextlib.AbstractContextManager[None]:
     """Record nothing inside: results do not require grad (inference, optimizer steps)."""
-    previous = RECORDING.grad_enabled
-    RECORDING.grad_enabled = False
-    try:
-        yield
-    finally:
-        RECORDING.grad_enabled = previous
+    return _switched("grad_enabled", False)
 
 
-@contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad() -> contextlib.AbstractContextManager[None]:
     """Record again inside a `no_grad` block (used by double backward)."""
-    previous = RECORDING.grad_enabled
-    RECORDING.grad_enabled = True
-    try:
-        yield
-    finally:
-        RECORDING.grad_enabled = previous
+    return _switched("grad_enabled", True)
 
 
 def is_grad_enabled() -> bool:
     return RECORDING.grad_enabled
 
 
-@contextlib.contextmanager
-def record_grad_norms(enabled: bool = True) -> Iterator[None]:
+def record_grad_norms(enabled: bool = True) -> contextlib.AbstractContextManager[None]:
     """Whether backward stores each node's gradient norm (`Node.grad_norm`, the drawing's heat).
 
     On by default; it costs about a microsecond per op, which a long training loop may save
     with `record_grad_norms(False)` and turn back on for the pass it wants to draw.
     """
-    previous = RECORDING.grad_norms
-    RECORDING.grad_norms = enabled
-    try:
-        yield
-    finally:
-        RECORDING.grad_norms = previous
+    return _switched("grad_norms", enabled)
 
 
-@contextlib.contextmanager
-def detect_anomaly() -> Iterator[None]:
+def detect_anomaly() -> contextlib.AbstractContextManager[None]:
     """Raise at the first op whose output or gradient is not finite, naming op and scope."""
-    previous = RECORDING.anomaly
-    RECORDING.anomaly = True
-    try:
-        yield
-    finally:
-        RECORDING.anomaly = previous
+    return _switched("anomaly", True)
 
 
 class Node:

@@ -2,10 +2,10 @@
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_atomically
 from .errors import DataFileError
 
 FORMAT_VERSION = 1
@@ -18,17 +18,7 @@ def write_json_atomic(path: str | os.PathLike, payload: dict[str, Any]) -> None:
     """
     target = Path(path)
     text = json.dumps(payload, ensure_ascii=False, indent=1)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    write_atomically(target, lambda handle: handle.write(text), binary=False)
 
 
 def read_json_payload(path: str | os.PathLike, expected_format: str) -> dict[str, Any]:

@@ -7,13 +7,13 @@ interrupted save leaves the previous checkpoint (or none), never a broken one.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_atomically
 from ..errors import CheckpointError
 from ..tensor import Tensor
 
@@ -29,19 +29,7 @@ def save(state: Mapping[str, object], path: str | os.PathLike) -> Path:
         if array.dtype == object or array.dtype.kind not in "biuf":
             raise TypeError(f"checkpoint entry {name!r} must be numeric, got dtype {array.dtype}")
         arrays[name] = array
-    if not path.parent.exists():
-        raise FileNotFoundError(2, "No such directory", str(path.parent))
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    write_atomically(path, lambda handle: np.savez(handle, **arrays))
     return path
 
 
