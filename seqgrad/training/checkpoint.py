@@ -1,0 +1,115 @@
+"""Char-LM checkpoints: one .npz holding the weights, the model's configuration and the vocabulary.
+
+Written with `seqgrad.save` (atomic, numeric arrays only, no pickle). The configuration and the
+vocabulary are JSON text stored as a uint8 array under the key `charlm.json`; the weights are
+stored under `model.<parameter name>` (PyTorch's names).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.errors import DataFileError
+from ..data.tokenizers import CharTokenizer
+from ..data.vocab import Vocabulary
+from ..errors import CheckpointError
+from ..interop.checkpoint import load, save
+from ..models.char_lm import CharLM
+
+FORMAT = "seqgrad.CharLM"
+VERSION = 1
+META_KEY = "charlm.json"
+WEIGHT_PREFIX = "model."
+
+
+def json_array(payload: dict[str, Any]) -> np.ndarray:
+    """A JSON document as a uint8 array: text that an .npz can hold without pickling."""
+    return np.frombuffer(json.dumps(payload, ensure_ascii=False).encode("utf-8"), dtype=np.uint8).copy()
+
+
+def checkpoint_arrays(model: CharLM, tokenizer: CharTokenizer, info: dict[str, Any] | None = None) -> dict:
+    """{key: array} for `save`: weights, and the JSON of configuration, vocabulary and `info`."""
+    if len(tokenizer.vocab) != model.vocab_size:
+        raise ValueError(f"checkpoint: the vocabulary has {len(tokenizer.vocab)} tokens but the model predicts "
+                         f"{model.vocab_size}")
+    meta = {"format": FORMAT, "version": VERSION, "model": model.config(), "vocab": tokenizer.vocab.to_dict(),
+            "info": info or {}}
+    arrays = {WEIGHT_PREFIX + name: value for name, value in model.state_dict().items()}
+    arrays[META_KEY] = json_array(meta)
+    return arrays
+
+
+def save_char_lm(path: str | os.PathLike, model: CharLM, tokenizer: CharTokenizer,
+                 info: dict[str, Any] | None = None) -> Path:
+    """Write the model, its vocabulary and `info` (JSON-ready: training settings, results) atomically."""
+    return save(checkpoint_arrays(model, tokenizer, info), path)
+
+
+def read_meta(arrays: dict[str, np.ndarray], source: str) -> dict[str, Any]:
+    """The checked JSON header of a char-LM checkpoint's arrays; CheckpointError naming `source` if absent or bad."""
+    if META_KEY not in arrays:
+        keys = ", ".join(sorted(arrays)[:5]) or "nothing"
+        raise CheckpointError(f"{source}: not a seqgrad char-LM checkpoint (no {META_KEY!r} entry; it holds {keys})")
+    raw = arrays[META_KEY]
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise CheckpointError(f"{source}: entry {META_KEY!r} must be JSON bytes (uint8, 1-D), got dtype {raw.dtype} "
+                              f"shape {raw.shape}")
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{source}: entry {META_KEY!r} is not valid JSON ({error})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise CheckpointError(f"{source}: expected format {FORMAT!r}, got {found!r}")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(f"{source}: expected {FORMAT} version {VERSION}, got {meta.get('version')!r}")
+    for key in ("model", "vocab"):
+        if not isinstance(meta.get(key), dict):
+            raise CheckpointError(f"{source}: the header lacks its {key!r} object")
+    return meta
+
+
+def load_char_lm(path: str | os.PathLike) -> tuple[CharLM, CharTokenizer, dict[str, Any]]:
+    """(model in eval mode, tokenizer, info) from a file written by `save_char_lm`.
+
+    Every problem (not an npz, pickled content, foreign or newer format, a configuration the
+    model refuses, weights of the wrong names or shapes) raises CheckpointError naming the file.
+    """
+    source = str(path)
+    arrays = load(path)
+    meta = read_meta(arrays, source)
+    try:
+        tokenizer = CharTokenizer(Vocabulary.from_dict(meta["vocab"], source=f"{source} (vocabulary)"))
+    except (DataFileError, ValueError, TypeError) as error:
+        raise CheckpointError(f"{source}: bad vocabulary: {error}") from None
+    try:
+        model = CharLM(**meta["model"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{source}: bad model configuration {meta['model']!r}: {error}") from None
+    if model.vocab_size != len(tokenizer.vocab):
+        raise CheckpointError(f"{source}: the model predicts {model.vocab_size} tokens but the vocabulary has "
+                              f"{len(tokenizer.vocab)}")
+    weights = {key[len(WEIGHT_PREFIX):]: value for key, value in arrays.items() if key.startswith(WEIGHT_PREFIX)}
+    try:
+        model.load_state_dict(weights)
+    except (KeyError, ValueError, TypeError) as error:
+        detail = " ".join(str(error.args[0] if error.args else error).split())
+        raise CheckpointError(f"{source}: the weights do not fit a {model.cell} model of this configuration: "
+                              f"{detail}") from None
+    model.eval()
+    info = meta.get("info") if isinstance(meta.get("info"), dict) else {}
+    return model, tokenizer, info
+
+
+def is_char_lm_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether `path` holds a readable char-LM checkpoint (used before overwriting a file)."""
+    try:
+        read_meta(load(path), str(path))
+    except (CheckpointError, OSError):
+        return False
+    return True
