@@ -12,7 +12,7 @@ from .autodiff.tape import (
     scope,
 )
 from .dtypes import get_default_dtype, set_default_dtype
-from .errors import CheckpointError, GradcheckError, ShapeError
+from .errors import CheckpointError, GradcheckError, ShapeError, StateDictError
 from .factories import ones, ones_like, randn, zeros, zeros_like
 from .interop.checkpoint import load, save
 from .ops import (
@@ -48,8 +48,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "gradcheck", "scope", "current_scope", "no_grad", "enable_grad", "is_grad_enabled",
-    "detect_anomaly", "record_grad_norms", "set_default_dtype", "get_default_dtype", "ShapeError",
-    "GradcheckError", "CheckpointError", "manual_seed", "save", "load", "nn", "optim", "bptt", "interop", "data", "viz",
+    "detect_anomaly", "record_grad_norms", "set_default_dtype", "get_default_dtype",
+    "ShapeError", "GradcheckError", "CheckpointError", "StateDictError", "manual_seed", "save", "load",
+    "nn", "optim", "bptt", "interop", "data", "viz",
     "zeros", "ones", "zeros_like", "ones_like", "randn",
     "abs", "chunk", "clip", "concat", "exp", "linear", "log", "log_softmax", "logsumexp", "matmul", "max",
     "maximum", "mean", "minimum", "relu", "reshape", "sigmoid", "softmax", "split", "sqrt", "stack", "sum",

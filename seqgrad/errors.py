@@ -9,5 +9,9 @@ class GradcheckError(AssertionError):
     """An analytic gradient disagrees with finite differences."""
 
 
+class StateDictError(ValueError):
+    """A state dict that does not fit: every missing or unexpected key and wrong shape, listed."""
+
+
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be read safely, or does not fit the model."""

@@ -45,6 +45,13 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    def __bool__(self) -> bool:
+        """As numpy: only a one-element tensor has a truth value (`if (x > 5):` is ambiguous)."""
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all() "
+                             "on .data")
+        return bool(self.data)
+
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(", threshold=20)
         extras = f", dtype={self.dtype}" if self.dtype != get_default_dtype() else ""

@@ -8,13 +8,13 @@ recurrence is just a longer loop.
 from __future__ import annotations
 
 import heapq
-import math
 
 import numpy as np
 
 from ..ops.dual import sum_to_shape
 from ..ops.primitive import IndexGrad, ProductGrad
 from ..tensor import Tensor
+from .norm import l2_norm
 from .tape import RECORDING, Node, describe_scope, enable_grad, no_grad
 
 FREED_MESSAGE = (
@@ -135,12 +135,7 @@ class _ArrayAccumulator:
     def context(node: Node) -> Node:
         return node
 
-    @staticmethod
-    def norm(grad) -> float:
-        squared = float(np.vdot(grad, grad))
-        if squared == math.inf:  # float32 squares overflow long before the norm does
-            return float(np.linalg.norm(np.asarray(grad, dtype=np.float64)))
-        return math.sqrt(squared) if squared == squared else math.nan
+    norm = staticmethod(l2_norm)
 
     @staticmethod
     def keep(grad) -> np.ndarray:
@@ -304,7 +299,7 @@ class _TensorAccumulator:
 
     @staticmethod
     def norm(grad) -> float:
-        return _ArrayAccumulator.norm(grad.data)
+        return l2_norm(grad.data)
 
     @staticmethod
     def keep(grad) -> Tensor:

@@ -77,10 +77,10 @@ def recurrent_uniform_(param: Tensor, hidden_size: int) -> Tensor:
 def forget_gate_bias_(cell, value: float = 1.0) -> None:
     """Set the LSTM forget-gate slice of `bias_ih` to `value` and of `bias_hh` to 0, so the
     cell starts by remembering (Jozefowicz et al. 2015). Gate order i, f, g, o."""
+    if getattr(cell, "gates", None) != 4 or not getattr(cell, "bias", False):
+        raise TypeError(f"forget_gate_bias_ needs an LSTM cell with biases (e.g. layer.cell(0)), "
+                        f"got {type(cell).__name__}")
     hidden = cell.hidden_size
     forget = slice(hidden, 2 * hidden)
     for name, fill in (("bias_ih", value), ("bias_hh", 0.0)):
-        bias = getattr(cell, name, None)
-        if bias is None:
-            raise ValueError("forget_gate_bias_ needs an LSTM cell with biases")
-        bias.data[forget] = fill
+        getattr(cell, name).data[forget] = fill

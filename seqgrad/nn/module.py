@@ -9,6 +9,7 @@ import numpy as np
 
 from ..autodiff.tape import no_grad
 from ..dtypes import get_default_dtype
+from ..errors import StateDictError
 from ..tensor import Tensor
 
 
@@ -152,7 +153,7 @@ class Module:
             else:
                 updates[name] = array
         if problems:
-            raise KeyError(f"load_state_dict into {type(self).__name__} failed; nothing was loaded:\n  "
+            raise StateDictError(f"load_state_dict into {type(self).__name__} failed; nothing was loaded:\n  "
                            + "\n  ".join(problems))
         with no_grad():
             for name, array in updates.items():

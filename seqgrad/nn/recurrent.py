@@ -74,6 +74,13 @@ class Recurrent(Module):
         object.__setattr__(self, "_masks_itself", [
             "recurrent_mask" in inspect.signature(cell.step).parameters for cell in cells])
 
+    def train(self, mode: bool = True) -> Recurrent:
+        """Also switch the cells, which are kept out of the module tree (see __init__)."""
+        super().train(mode)
+        for cell in self.cells:
+            cell.train(mode)
+        return self
+
     def cell(self, layer: int, direction: int = 0) -> Cell:
         """The cell of `layer` and `direction` (0 forward, 1 backward)."""
         return self.cells[layer * self.num_directions + direction]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
 
+from ..autodiff.norm import l2_norm
 from ..tensor import Tensor
 
 
@@ -21,7 +23,7 @@ def grad_norm(parameters: Iterable[Tensor] | Tensor) -> float:
 
 
 def _total_norm(grads: list[np.ndarray]) -> float:
-    return float(np.sqrt(sum(float(np.vdot(g, g).real) for g in grads)))
+    return math.sqrt(sum(l2_norm(g) ** 2 for g in grads))
 
 
 def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, error_if_nonfinite: bool = False) -> float:

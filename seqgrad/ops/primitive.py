@@ -47,6 +47,11 @@ class Primitive:
         self.arity, self.param_names = _signature(forward)
 
     def __call__(self, *inputs, **params):
+        if self.arity and len(inputs) > self.arity and not self.param_names:
+            raise TypeError(f"{self.name}() takes {self.arity} tensor(s), got {len(inputs)}")
+        if params and any(isinstance(value, Tensor) for value in params.values()):
+            raise TypeError(f"{self.name}(): pass tensor inputs by position, not by keyword "
+                            f"({', '.join(k for k, v in params.items() if isinstance(v, Tensor))})")
         if self.param_names and len(inputs) > self.arity:
             # `sum(x, 1, True)` as in numpy/PyTorch: extra positionals fill the params in order.
             extra = inputs[self.arity:]
@@ -82,7 +87,7 @@ def primitive(name: str, forward: Callable, vjp: Callable, saves: str = "", doc:
 def _signature(forward: Callable) -> tuple[int, tuple[str, ...]]:
     """(number of array inputs, names of keyword params) of a forward; (0, ()) when unknown."""
     if isinstance(forward, np.ufunc):  # array inputs only
-        return 0, ()
+        return forward.nin, ()
     try:
         parameters = inspect.signature(forward).parameters.values()
     except (TypeError, ValueError):

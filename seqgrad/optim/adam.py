@@ -12,6 +12,8 @@ class Adam(Optimizer):
     m̂ = m / (1-β1^t), v̂ = v / (1-β2^t). Weight decay λ adds λθ to g."""
 
     decoupled = False
+    state_keys = ("step", "exp_avg", "exp_avg_sq")
+    scalar_state = ("step",)
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
@@ -27,7 +29,7 @@ class Adam(Optimizer):
         lr, decay = group["lr"], group["weight_decay"]
         if decay:
             if self.decoupled:
-                param.data *= 1.0 - lr * decay
+                param.data = param.data * (1.0 - lr * decay)
             else:
                 grad = grad + decay * param.data
         if "step" not in state:
@@ -43,7 +45,7 @@ class Adam(Optimizer):
         correction1 = 1.0 - beta1 ** step
         correction2 = 1.0 - beta2 ** step
         denominator = np.sqrt(exp_avg_sq) / np.sqrt(correction2) + group["eps"]
-        param.data -= (lr / correction1) * exp_avg / denominator
+        param.data = param.data - (lr / correction1) * exp_avg / denominator
 
 
 class AdamW(Adam):

@@ -6,11 +6,15 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ..errors import StateDictError
 from ..tensor import Tensor
 
 
 class Optimizer:
     """Holds parameter groups (dicts with "params" and hyperparameters) and per-parameter state."""
+
+    state_keys: tuple[str, ...] = ()      # what a parameter's state holds once it has any
+    scalar_state: tuple[str, ...] = ()    # which of those are numbers rather than arrays
 
     def __init__(self, params: Iterable, defaults: dict) -> None:
         params = list(params)
@@ -19,11 +23,15 @@ class Optimizer:
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.defaults = defaults
         self.param_groups = []
+        seen: set[int] = set()
         for group in groups:
             filled = {**defaults, **group, "params": list(group["params"])}
             for value in filled["params"]:
                 if not isinstance(value, Tensor) or not value.requires_grad:
                     raise TypeError(f"{type(self).__name__}: every parameter must be a Tensor that requires grad")
+                if id(value) in seen:
+                    raise ValueError(f"{type(self).__name__}: a parameter appears twice; it would be updated twice")
+                seen.add(id(value))
             self._check_hyperparameters(filled)
             self.param_groups.append(filled)
         self.state: dict[int, dict] = {}  # id(param) -> state
@@ -45,14 +53,26 @@ class Optimizer:
             yield from group["params"]
 
     def step(self) -> None:
-        """Update every parameter that has a gradient (numpy in place; nothing is recorded)."""
-        self.step_count += 1
-        for group in self.param_groups:
-            for param in group["params"]:
+        """Update every parameter that has a gradient (nothing is recorded).
+
+        Every gradient's shape is checked before any parameter changes. Updates give each
+        parameter a new array rather than writing into the old one, so a graph that saved the
+        old values (for a backward still to come, or a drawing) keeps them intact.
+        """
+        updates = []
+        for g, group in enumerate(self.param_groups):
+            for index, param in enumerate(group["params"]):
                 if param.grad is None:
                     continue
                 grad = param.grad.data if isinstance(param.grad, Tensor) else param.grad
-                self._update(param, grad, self.state.setdefault(id(param), {}), group)
+                if grad.shape != param.shape:
+                    raise ValueError(f"{type(self).__name__}.step: group {g} parameter {index} "
+                                     f"({param.name or 'unnamed'}) has shape {param.shape} but its gradient "
+                                     f"{grad.shape}; nothing was updated")
+                updates.append((param, grad, group))
+        self.step_count += 1
+        for param, grad, group in updates:
+            self._update(param, grad, self.state.setdefault(id(param), {}), group)
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError
@@ -88,13 +108,29 @@ class Optimizer:
             elif head.startswith("state") and head[5:].isdigit() and int(head[5:]) < len(params):
                 param = params[int(head[5:])]
                 array = np.asarray(value)
-                if array.shape not in (param.shape, ()):
-                    problems.append(f"{key}: expected shape {param.shape}, got {array.shape}")
-                state.setdefault(id(param), {})[name] = array.astype(param.dtype) if array.shape else array.item()
+                expected = () if name in self.scalar_state else param.shape
+                if name not in self.state_keys:
+                    kept = ", ".join(self.state_keys) or "none"
+                    problems.append(f"unexpected state {key} (a {type(self).__name__} keeps {kept})")
+                elif array.shape != expected:
+                    problems.append(f"{key}: expected shape {expected}, got {array.shape}")
+                else:
+                    state.setdefault(id(param), {})[name] = array.item() if name in self.scalar_state else \
+                        array.astype(param.dtype)
             else:
                 problems.append(f"unexpected key {key}")
+        for position, param in enumerate(params):
+            missing = [k for k in self.state_keys if id(param) in state and k not in state[id(param)]]
+            if missing:
+                problems.append(f"state{position}: missing {', '.join(missing)}")
+        for group in groups:
+            try:
+                self._check_hyperparameters(group)
+            except ValueError as error:
+                problems.append(str(error))
         if problems:
-            raise KeyError(f"{type(self).__name__}.load_state_dict: nothing was loaded:\n  " + "\n  ".join(problems))
+            raise StateDictError(f"{type(self).__name__}.load_state_dict: nothing was loaded:\n  "
+                                 + "\n  ".join(problems))
         for live, loaded in zip(self.param_groups, groups):
             live.update({k: v for k, v in loaded.items() if k != "params"})
         self.state = state

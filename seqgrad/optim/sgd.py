@@ -9,6 +9,8 @@ class SGD(Optimizer):
     """g ← g + λθ;  b ← μb + g (b = g at the first step);  θ ← θ - lr·b
     (Nesterov: θ ← θ - lr·(g + μb)); dampening 0."""
 
+    state_keys = ("momentum_buffer",)
+
     def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0) -> None:
         if nesterov and momentum <= 0:
@@ -28,4 +30,4 @@ class SGD(Optimizer):
                 buffer += grad
             buffer = state["momentum_buffer"]
             grad = grad + momentum * buffer if group["nesterov"] else buffer
-        param.data -= group["lr"] * grad
+        param.data = param.data - group["lr"] * grad

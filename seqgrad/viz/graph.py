@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..autodiff.norm import l2_norm
 from ..autodiff.tape import Node, Scope
 from ..nn.module import Parameter
 from ..tensor import Tensor
@@ -614,9 +615,7 @@ def leaf_grad_norm(leaf: Tensor) -> float | None:
     grad = leaf.grad
     if grad is None:
         return None
-    values = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
-    flat = values.reshape(-1)
-    return float(np.sqrt(np.dot(flat, flat)))
+    return l2_norm(grad.data if isinstance(grad, Tensor) else np.asarray(grad))
 
 
 def has_gradients(model: GraphModel) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..autodiff.norm import l2_norm
 from ..nn.module import Module
 from ..tensor import Tensor
 from .graph import leaf_grad_norm
@@ -81,7 +82,7 @@ def _named_grad_norms(parameters) -> list[tuple[str, float | None]]:
         if isinstance(item, Tensor):
             item = (item.name or f"parameter {position}", item)
         name, value = item
-        norm = leaf_grad_norm(value) if isinstance(value, Tensor) else float(np.linalg.norm(np.asarray(value)))
+        norm = leaf_grad_norm(value) if isinstance(value, Tensor) else l2_norm(np.asarray(value))
         named.append((name, norm))
     return named
 

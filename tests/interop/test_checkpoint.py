@@ -62,7 +62,7 @@ def test_checkpoint_that_does_not_fit_the_model_changes_nothing(tmp_path):
     path = sg.save(nn.LSTM(3, 5).state_dict(), tmp_path / "wide.npz")
     model = nn.LSTM(3, 4)
     before = model.state_dict()
-    with pytest.raises(KeyError, match=r"weight_hh_l0: expected shape \(16, 4\), got \(20, 5\)"):
+    with pytest.raises(sg.StateDictError, match=r"weight_hh_l0: expected shape \(16, 4\), got \(20, 5\)"):
         model.load_state_dict(sg.load(path))
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[name])

@@ -45,7 +45,7 @@ def test_load_state_dict_lists_every_problem_and_changes_nothing():
     state["extra.weight"] = np.zeros(2)
     state["head.1.weight"] = np.zeros((6, 6))
     state["embedding.weight"] = np.zeros_like(state["embedding.weight"])  # valid: must not be applied either
-    with pytest.raises(KeyError) as error:
+    with pytest.raises(sg.StateDictError) as error:
         model.load_state_dict(state)
     message = str(error.value)
     assert "missing keys: encoder.bias_ih_l0" in message

@@ -181,3 +181,11 @@ def test_layers_gradcheck(kind, layers, bidirectional, batch_first, give_state, 
         return _flat(layer(x, state, lengths=lengths))
 
     assert sg.gradcheck(run, [x, *state_inputs, *params], max_elements=400 if layers < 3 else 0, directions=4)
+
+
+def test_train_and_eval_reach_the_cells():
+    layer = nn.LSTM(2, 3, num_layers=2, bidirectional=True)
+    layer.eval()
+    assert not any(layer.cell(k, d).training for k in range(2) for d in range(2))
+    layer.train()
+    assert all(layer.cell(k, d).training for k in range(2) for d in range(2))

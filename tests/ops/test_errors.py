@@ -167,3 +167,19 @@ def test_anomaly_mode_raises_without_numpy_warnings(recwarn):
     with seqgrad.detect_anomaly(), pytest.raises(FloatingPointError, match="log"):
         seqgrad.Tensor(np.array([-1.0]), requires_grad=True).log()
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_extra_inputs_and_tensors_by_keyword_are_refused():
+    x, y = seqgrad.randn(3), seqgrad.randn(3)
+    before = y.data.copy()
+    with pytest.raises(TypeError, match=r"tanh\(\) takes 1 tensor\(s\), got 2"):
+        seqgrad.tanh(x, y)
+    np.testing.assert_array_equal(y.data, before)  # numpy's `out` slot must not be reachable
+    with pytest.raises(TypeError, match="by position"):
+        seqgrad.linear(seqgrad.randn(2, 3), seqgrad.randn(4, 3), bias=seqgrad.randn(4))
+
+
+def test_truth_value_of_a_tensor_is_numpy_like():
+    assert bool(seqgrad.Tensor(1.0)) and not bool(seqgrad.Tensor(0.0))
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(seqgrad.randn(3) > 0)

@@ -75,7 +75,7 @@ def test_state_dict_round_trip_continues_identically():
         param.grad = _quadratic_grad(param.data, step)
         second.step()
     np.testing.assert_allclose(param.data, full[-1], rtol=1e-12)
-    with pytest.raises(KeyError, match="unexpected key"):
+    with pytest.raises(sg.StateDictError, match="unexpected key"):
         second.load_state_dict({"nonsense": np.zeros(1)})
 
 
@@ -158,3 +158,49 @@ def test_grad_norm_measures_without_changing():
     assert grad_norm(p for p in [a, b]) == pytest.approx(5.0)
     assert clip_grad_norm_((p for p in [a, b]), max_norm=1.0) == pytest.approx(5.0)
     np.testing.assert_allclose(np.hypot(a.grad[0], b.grad[0]), 1.0, rtol=1e-5)
+
+
+def test_step_checks_every_gradient_before_updating_and_keeps_saved_arrays():
+    a, b = sg.nn.Parameter(np.ones(2)), sg.nn.Parameter(np.ones(3))
+    a.grad, b.grad = np.ones(2), np.ones(4)
+    optimizer = optim.SGD([a, b], lr=0.1)
+    with pytest.raises(ValueError, match=r"parameter 1 .* shape \(3,\) but its gradient \(4,\); nothing was updated"):
+        optimizer.step()
+    np.testing.assert_array_equal(a.data, 1.0)
+    assert optimizer.step_count == 0
+    with pytest.raises(ValueError, match="appears twice"):
+        optim.SGD([a, a], lr=0.1)
+    # A step between forward and backward must not change what the graph saved.
+    w = sg.nn.Parameter(np.array([2.0]))
+    y = w * w * 3.0
+    w.grad = np.array([1.0])
+    optim.SGD([w], lr=1.0).step()
+    w.grad = None
+    y.backward()
+    np.testing.assert_allclose(w.grad, [12.0])
+
+
+def test_load_state_dict_refuses_malformed_state():
+    param = sg.nn.Parameter(np.ones(3))
+    optimizer = optim.Adam([param], lr=0.1)
+    param.grad = np.ones(3)
+    optimizer.step()
+    good = optimizer.state_dict()
+    for key, value, message in [("state0/exp_avg", np.float64(1.0), r"expected shape \(3,\), got \(\)"),
+                                ("group0/lr", np.asarray(-1.0), "learning rate"),
+                                ("state0/velocity", np.ones(3), "unexpected state")]:
+        broken = dict(good, **{key: value})
+        with pytest.raises(sg.StateDictError, match=message):
+            optimizer.load_state_dict(broken)
+    partial = {k: v for k, v in good.items() if k != "state0/exp_avg_sq"}
+    with pytest.raises(sg.StateDictError, match="missing exp_avg_sq"):
+        optimizer.load_state_dict(partial)
+    optimizer.load_state_dict(good)
+
+
+def test_clipping_huge_float32_gradients_does_not_overflow():
+    param = sg.nn.Parameter(np.zeros(4, dtype=np.float32))
+    param.grad = np.full(4, 1e20, dtype=np.float32)
+    total = clip_grad_norm_([param], max_norm=1.0, error_if_nonfinite=True)
+    assert total == pytest.approx(2e20, rel=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(param.grad.astype(np.float64)), 1.0, rtol=1e-5)
