@@ -9,6 +9,16 @@ from pathlib import Path
 from typing import IO
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once, at import (reading it means setting it, which is not safe while threads create files).
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
 def write_atomically(path: str | os.PathLike, write: Callable[[IO], None], binary: bool = True) -> Path:
     """Call `write(handle)` on a temporary file in `path`'s folder, then rename it to `path`.
 
@@ -20,10 +30,8 @@ def write_atomically(path: str | os.PathLike, write: Callable[[IO], None], binar
         raise FileNotFoundError(2, "No such directory", str(target.parent))
     descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
         with os.fdopen(descriptor, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as handle:
+            os.chmod(temporary, _FILE_MODE)
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())

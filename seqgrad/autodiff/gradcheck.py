@@ -47,49 +47,58 @@ def gradcheck(
         with no_grad():
             return float(sum(np.sum(w * out.data) for w, out in zip(weights, _outputs(fn, inputs))))
 
-    for i in checked:
-        inputs[i].grad = None
-    total = None
-    for w, out in zip(weights, _outputs(fn, inputs)):
-        term = (out * w).sum()
-        total = term if total is None else total + term
-    total.backward()
-    analytic = {i: np.zeros(inputs[i].shape) if inputs[i].grad is None else np.array(inputs[i].grad) for i in checked}
-
-    if sum(inputs[i].data.size for i in checked) <= max_elements:
+    # Whatever happens (a mismatch, an error inside fn), the inputs get their values and
+    # gradients back: gradcheck must not leave a perturbed or re-graded model behind.
+    saved = [(inputs[i], inputs[i].data.copy(), inputs[i].grad) for i in checked]
+    try:
         for i in checked:
-            array = inputs[i].data
-            for index in np.ndindex(array.shape):
-                original = array[index]
-                array[index] = original + eps
-                plus = objective()
-                array[index] = original - eps
-                minus = objective()
-                array[index] = original
-                numeric = (plus - minus) / (2 * eps)
-                if not np.isclose(analytic[i][index], numeric, rtol=rtol, atol=atol):
-                    raise GradcheckError(
-                        f"gradcheck: input {i} (shape {array.shape}), element {index}: "
-                        f"analytic {analytic[i][index]:.8g} vs numeric {numeric:.8g}")
+            inputs[i].grad = None
+        total = None
+        for w, out in zip(weights, _outputs(fn, inputs)):
+            term = (out * w).sum()
+            total = term if total is None else total + term
+        total.backward()
+        analytic = {i: np.zeros(inputs[i].shape) if inputs[i].grad is None else np.array(inputs[i].grad)
+                    for i in checked}
 
-    for direction in range(directions):
-        steps = {i: rng.standard_normal(inputs[i].shape) for i in checked}
-        originals = {i: inputs[i].data.copy() for i in checked}
-        for sign in (1, -1):
+        if sum(inputs[i].data.size for i in checked) <= max_elements:
             for i in checked:
-                inputs[i].data[...] = originals[i] + sign * eps * steps[i]
-            if sign == 1:
-                plus = objective()
-            else:
-                minus = objective()
-        for i in checked:
-            inputs[i].data[...] = originals[i]
-        numeric = (plus - minus) / (2 * eps)
-        predicted = float(sum(np.sum(analytic[i] * steps[i]) for i in checked))
-        if not np.isclose(predicted, numeric, rtol=rtol, atol=atol * max(1.0, np.sqrt(len(checked)))):
-            raise GradcheckError(
-                f"gradcheck: random direction {direction}: <vjp, u> = {predicted:.8g} "
-                f"but the finite difference of <w, f> along u is {numeric:.8g}")
+                array = inputs[i].data
+                for index in np.ndindex(array.shape):
+                    original = array[index]
+                    array[index] = original + eps
+                    plus = objective()
+                    array[index] = original - eps
+                    minus = objective()
+                    array[index] = original
+                    numeric = (plus - minus) / (2 * eps)
+                    if not np.isclose(analytic[i][index], numeric, rtol=rtol, atol=atol):
+                        raise GradcheckError(
+                            f"gradcheck: input {i} (shape {array.shape}), element {index}: "
+                            f"analytic {analytic[i][index]:.8g} vs numeric {numeric:.8g}")
+
+        for direction in range(directions):
+            steps = {i: rng.standard_normal(inputs[i].shape) for i in checked}
+            originals = {i: inputs[i].data.copy() for i in checked}
+            for sign in (1, -1):
+                for i in checked:
+                    inputs[i].data[...] = originals[i] + sign * eps * steps[i]
+                if sign == 1:
+                    plus = objective()
+                else:
+                    minus = objective()
+            for i in checked:
+                inputs[i].data[...] = originals[i]
+            numeric = (plus - minus) / (2 * eps)
+            predicted = float(sum(np.sum(analytic[i] * steps[i]) for i in checked))
+            if not np.isclose(predicted, numeric, rtol=rtol, atol=atol * max(1.0, np.sqrt(len(checked)))):
+                raise GradcheckError(
+                    f"gradcheck: random direction {direction}: <vjp, u> = {predicted:.8g} "
+                    f"but the finite difference of <w, f> along u is {numeric:.8g}")
+    finally:
+        for value, original, grad in saved:
+            value.data[...] = original
+            value.grad = grad
     return True
 
 

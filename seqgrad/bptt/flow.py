@@ -96,7 +96,7 @@ def hidden_grad_norms(loss: Tensor, role: str = "hidden") -> dict[StateKey, np.n
     states = state_nodes(loss, role)
     if all(node.grad_norm is None for by_step in states.values() for node in by_step.values()):
         raise RuntimeError("no gradients yet: hidden_grad_norms reads the norms that backward leaves on the "
-                           "graph; call loss.backward() first")
+                           "graph; call loss.backward() first (outside `record_grad_norms(False)`)")
     return {key: _as_array({step: node.grad_norm for step, node in by_step.items()})
             for key, by_step in states.items()}
 

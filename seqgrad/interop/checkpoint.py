@@ -29,8 +29,17 @@ def save(state: Mapping[str, object], path: str | os.PathLike) -> Path:
         if array.dtype == object or array.dtype.kind not in "biuf":
             raise TypeError(f"checkpoint entry {name!r} must be numeric, got dtype {array.dtype}")
         arrays[name] = array
-    write_atomically(path, lambda handle: np.savez(handle, **arrays))
+    write_atomically(path, lambda handle: _write_npz(handle, arrays))
     return path
+
+
+def _write_npz(handle, arrays: dict[str, np.ndarray]) -> None:
+    """The .npz layout np.load reads (a zip of NAME.npy members), written member by member so
+    any name works (np.savez would take "file" or "allow_pickle" for its own arguments)."""
+    with zipfile.ZipFile(handle, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", mode="w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 def load(path: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -110,3 +110,22 @@ def test_engine_rejects_a_rule_returning_too_few_gradients():
     a, b = leaf([1.0]), leaf([2.0])
     with pytest.raises(RuntimeError, match="first_only.*1 gradients for 2 inputs"):
         first_only(a, b).sum().backward()
+
+
+def test_gradcheck_restores_inputs_and_their_gradients_even_when_fn_fails():
+    x = seqgrad.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x.grad = np.array([7.0, 7.0])
+    calls = []
+
+    def flaky(value):
+        calls.append(1)
+        if len(calls) > 3:
+            raise RuntimeError("boom")
+        return value * value
+
+    with pytest.raises(RuntimeError, match="boom"):
+        seqgrad.gradcheck(flaky, [x])
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])
+    np.testing.assert_array_equal(x.grad, [7.0, 7.0])
+    assert seqgrad.gradcheck(lambda value: value * value, [x])
+    np.testing.assert_array_equal(x.grad, [7.0, 7.0])

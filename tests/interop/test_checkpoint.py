@@ -45,11 +45,11 @@ def test_truncated_and_corrupt_files_name_the_file(tmp_path):
 def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     path = sg.save({"w": np.ones(3)}, tmp_path / "model.npz")
 
-    def crash(handle, **arrays):
-        handle.write(b"PK\x03\x04 partial")
+    def crash(member, array, **options):
+        member.write(b"\x93NUMPY partial")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(np, "savez", crash)
+    monkeypatch.setattr(np.lib.format, "write_array", crash)
     with pytest.raises(KeyboardInterrupt):
         sg.save({"w": np.zeros(3)}, path)
     monkeypatch.undo()
@@ -66,3 +66,11 @@ def test_checkpoint_that_does_not_fit_the_model_changes_nothing(tmp_path):
         model.load_state_dict(sg.load(path))
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[name])
+
+
+def test_any_key_name_round_trips(tmp_path):
+    state = {"file": np.arange(3.0), "allow_pickle": np.ones(2), "layer.weight_hh_l0": np.eye(2)}
+    loaded = sg.load(sg.save(state, tmp_path / "names.npz"))
+    assert sorted(loaded) == sorted(state)
+    for name, value in state.items():
+        np.testing.assert_array_equal(loaded[name], value)
