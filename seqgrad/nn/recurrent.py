@@ -101,6 +101,7 @@ class Recurrent(Module):
     def forward(self, input: Tensor, hx=None, lengths: Sequence[int] | None = None):
         if not isinstance(input, Tensor):
             input = Tensor(input)
+        self._check_dtype("input", input)
         unbatched = input.ndim == 2
         if input.ndim not in (2, 3):
             raise ShapeError(f"{self.name}: expected input (T, B, D), (B, T, D) with batch_first, or (T, D); "
@@ -185,6 +186,13 @@ class Recurrent(Module):
             outputs[t] = output
         return ops.stack(outputs, axis=0), state
 
+    def _check_dtype(self, what: str, value: Tensor) -> None:
+        """Mixed precision would silently run the whole layer in the wider dtype: refuse it."""
+        expected = next(self.parameters()).dtype
+        if value.dtype != expected:
+            raise TypeError(f"{self.name}: {what} is {value.dtype} but the layer's parameters are {expected}; "
+                            f"cast the input (.astype) or the layer (.to({value.dtype}))")
+
     def _initial_states(self, hx, batch: int, dtype, unbatched: bool) -> list[tuple]:
         """One state tuple per (layer, direction), from hx or zeros; shapes checked first."""
         count = self.num_layers * self.num_directions
@@ -197,6 +205,7 @@ class Recurrent(Module):
                              f"({', '.join(self.state_names)}), got {len(hx)}")
         hx = [h if isinstance(h, Tensor) else Tensor(h) for h in hx]
         for name, h in zip(self.state_names, hx):
+            self._check_dtype(f"initial {name} state", h)
             expected = (count, self.hidden_size) if unbatched else (count, batch, self.hidden_size)
             if h.shape != expected:
                 raise ShapeError(f"{self.name}: initial {name} state must have shape {expected}, got {h.shape}")

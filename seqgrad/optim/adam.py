@@ -29,7 +29,7 @@ class Adam(Optimizer):
         lr, decay = group["lr"], group["weight_decay"]
         if decay:
             if self.decoupled:
-                param.data = param.data * (1.0 - lr * decay)
+                self._replace(param, param.data * (1.0 - lr * decay))
             else:
                 grad = grad + decay * param.data
         if "step" not in state:
@@ -45,7 +45,7 @@ class Adam(Optimizer):
         correction1 = 1.0 - beta1 ** step
         correction2 = 1.0 - beta2 ** step
         denominator = np.sqrt(exp_avg_sq) / np.sqrt(correction2) + group["eps"]
-        param.data = param.data - (lr / correction1) * exp_avg / denominator
+        self._replace(param, param.data - (lr / correction1) * exp_avg / denominator)
 
 
 class AdamW(Adam):

@@ -77,6 +77,12 @@ class Optimizer:
     def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
         raise NotImplementedError
 
+    @staticmethod
+    def _replace(param: Tensor, values: np.ndarray) -> None:
+        """The parameter's new values, as a new array of its own dtype (numpy scalars in the update,
+        such as a float64 bias correction, would otherwise widen a float32 parameter)."""
+        param.data = values.astype(param.dtype, copy=False)
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """Flat name -> array: hyperparameters per group and state per parameter index."""
         flat: dict[str, np.ndarray] = {"step_count": np.asarray(self.step_count)}

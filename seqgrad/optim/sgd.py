@@ -30,4 +30,4 @@ class SGD(Optimizer):
                 buffer += grad
             buffer = state["momentum_buffer"]
             grad = grad + momentum * buffer if group["nesterov"] else buffer
-        param.data = param.data - group["lr"] * grad
+        self._replace(param, param.data - group["lr"] * grad)

@@ -204,3 +204,14 @@ def test_clipping_huge_float32_gradients_does_not_overflow():
     total = clip_grad_norm_([param], max_norm=1.0, error_if_nonfinite=True)
     assert total == pytest.approx(2e20, rel=1e-6)
     np.testing.assert_allclose(np.linalg.norm(param.grad.astype(np.float64)), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("make", [lambda p: optim.SGD(p, lr=0.1, momentum=0.9), lambda p: optim.Adam(p, lr=0.1),
+                                  lambda p: optim.AdamW(p, lr=0.1)], ids=["sgd", "adam", "adamw"])
+def test_updates_keep_float32_parameters_float32(make):
+    param = sg.nn.Parameter(np.ones(3, dtype=np.float32))
+    optimizer = make([param])
+    for _ in range(2):
+        param.grad = np.ones(3, dtype=np.float32)
+        optimizer.step()
+    assert param.dtype == np.float32
