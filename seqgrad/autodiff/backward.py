@@ -15,7 +15,7 @@ from ..ops.dual import sum_to_shape
 from ..ops.primitive import IndexGrad, ProductGrad
 from ..tensor import Tensor
 from .norm import l2_norm
-from .tape import RECORDING, Node, describe_scope, enable_grad, no_grad
+from .tape import RECORDING, Node, describe_scope, enable_grad, gc_paused, no_grad
 
 FREED_MESSAGE = (
     "backward through {op} a second time: its saved values were freed by the first "
@@ -29,6 +29,11 @@ def backward(root: Tensor, gradient=None, *, retain_graph: bool = False, create_
         raise RuntimeError("backward() on a tensor that does not require grad and has no graph "
                            "(did you create it under no_grad, or forget requires_grad=True?)")
     seed = _seed(root, gradient)
+    with gc_paused():
+        _run(root, seed, retain_graph, create_graph)
+
+
+def _run(root: Tensor, seed, retain_graph: bool, create_graph: bool) -> None:
     if create_graph:
         seed = seed if isinstance(seed, Tensor) else Tensor(seed)
         with enable_grad():

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .. import ops
-from ..autodiff.tape import scope
+from ..autodiff.tape import gc_paused, scope
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .cells import Cell, GRUCell, LSTMCell, RNNCell
@@ -99,6 +99,10 @@ class Recurrent(Module):
 
     # --- the forward pass --------------------------------------------------------------
     def forward(self, input: Tensor, hx=None, lengths: Sequence[int] | None = None):
+        with gc_paused():  # a long unroll makes many nodes and no cycles (see gc_paused)
+            return self._forward(input, hx, lengths)
+
+    def _forward(self, input: Tensor, hx, lengths):
         if not isinstance(input, Tensor):
             input = Tensor(input)
         self._check_dtype("input", input)
