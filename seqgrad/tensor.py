@@ -35,6 +35,17 @@ class Tensor:
         self.name = name
         self.detached_from = None
 
+    @classmethod
+    def wrap(cls, array: np.ndarray, node=None, requires_grad: bool = False) -> Tensor:
+        """A Tensor around an existing ndarray, unchecked: how ops and the engine make their
+        results (the constructor's checks cost more than many ops do)."""
+        tensor = object.__new__(cls)
+        tensor.data = array
+        tensor.grad = tensor.name = tensor.detached_from = None
+        tensor.node = node
+        tensor.requires_grad = requires_grad
+        return tensor
+
     # --- what it is -----------------------------------------------------------
     shape = property(lambda self: self.data.shape, doc="the array's shape")
     dtype = property(lambda self: self.data.dtype, doc="the array's dtype")
@@ -71,8 +82,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph: gradients stop here (truncated BPTT)."""
-        out = Tensor.__new__(Tensor)
-        out.data, out.grad, out.requires_grad, out.node, out.name = self.data, None, False, None, None
+        out = Tensor.wrap(self.data)
         out.detached_from = self.node.op.name if self.node is not None else None
         if self.node is not None and self.node.scope is not None:
             out.detached_from += f" ({self.node.scope.describe()})"
@@ -121,10 +131,10 @@ class Tensor:
         return ops.pow(self, exponent=float(exponent))
 
     # Comparisons give boolean masks that carry no gradient.
-    def __gt__(self, other): return Tensor(self.data > _values(other))
-    def __ge__(self, other): return Tensor(self.data >= _values(other))
-    def __lt__(self, other): return Tensor(self.data < _values(other))
-    def __le__(self, other): return Tensor(self.data <= _values(other))
+    def __gt__(self, other): return Tensor(self.data > data_of(other))
+    def __ge__(self, other): return Tensor(self.data >= data_of(other))
+    def __lt__(self, other): return Tensor(self.data < data_of(other))
+    def __le__(self, other): return Tensor(self.data <= data_of(other))
     __hash__ = object.__hash__
 
     def __getitem__(self, index):
@@ -180,7 +190,8 @@ def _axis(axis):
     return tuple(axis) if isinstance(axis, list) else axis
 
 
-def _values(value):
+def data_of(value):
+    """The ndarray behind a Tensor, or the value itself (for masks and indices: no gradient)."""
     return value.data if isinstance(value, Tensor) else value
 
 

@@ -129,12 +129,26 @@ def _shape_checked(grad, shape: tuple):
     return grad
 
 
+# Rows per tall weight-gradient product (T·B summed at once): enough for BLAS to run at full
+# speed, few enough that the pending gradients cost little memory next to the graph's.
+PRODUCT_CHUNK_ROWS = 8192
+
+
+class _PendingProducts:
+    """A leaf's weight-gradient products not yet summed, and how many rows they hold."""
+
+    __slots__ = ("leaf", "parts", "rows")
+
+    def __init__(self, leaf: Tensor) -> None:
+        self.leaf, self.parts, self.rows = leaf, [], 0
+
+
 class _ArrayAccumulator:
     """Ordinary backward: gradients are numpy arrays, summed in place where safe."""
 
     def __init__(self) -> None:
         self.anomaly = RECORDING.anomaly
-        self.products: dict[int, tuple[Tensor, list[ProductGrad]]] = {}
+        self.products: dict[int, _PendingProducts] = {}
 
     @staticmethod
     def context(node: Node) -> Node:
@@ -186,11 +200,11 @@ class _ArrayAccumulator:
         if type(grad) is ProductGrad:
             pending = self.products.get(id(leaf))
             if pending is None:
-                pending = self.products[id(leaf)] = [leaf, [], 0]
-            pending[1].append(grad)
-            pending[2] += grad.left.shape[0]
-            if pending[2] >= PRODUCT_CHUNK_ROWS:  # enough rows for one tall product: do it now,
-                self._flush(pending)              # so the parts do not all stay alive to the end
+                pending = self.products[id(leaf)] = _PendingProducts(leaf)
+            pending.parts.append(grad)
+            pending.rows += grad.left.shape[0]
+            if pending.rows >= PRODUCT_CHUNK_ROWS:  # enough rows for one tall product: do it now,
+                self._flush(pending)                # so the parts do not all stay alive to the end
             return
         if type(grad) is IndexGrad:
             if isinstance(leaf.grad, Tensor):  # left by a create_graph backward: stays a Tensor
@@ -217,10 +231,10 @@ class _ArrayAccumulator:
         for pending in products.values():
             self._flush(pending)
 
-    def _flush(self, pending: list) -> None:
+    def _flush(self, pending: _PendingProducts) -> None:
         """One tall matmul for a leaf's pending products: Σ leftᵢᵀ rightᵢ = [left...]ᵀ [right...]."""
-        leaf, parts = pending[0], pending[1]
-        pending[1], pending[2] = [], 0
+        leaf, parts = pending.leaf, pending.parts
+        pending.parts, pending.rows = [], 0
         if not parts:
             return
         if len(parts) == 1:
@@ -228,11 +242,6 @@ class _ArrayAccumulator:
         else:
             product = np.concatenate([p.left for p in parts]).T @ np.concatenate([p.right for p in parts])
         self.to_leaf(leaf, product)
-
-
-# Rows per tall weight-gradient product (T·B summed at once): enough for BLAS to run at full
-# speed, few enough that the pending gradients cost little memory next to the graph's.
-PRODUCT_CHUNK_ROWS = 8192
 
 
 class _Scattered:
@@ -281,12 +290,7 @@ def _rewire(array, source) -> Tensor:
         return None
     if isinstance(source, Tensor):
         return source
-    value = Tensor.__new__(Tensor)
-    value.data = np.asarray(array)
-    value.grad, value.name, value.detached_from = None, None, None
-    value.node = source
-    value.requires_grad = source is not None
-    return value
+    return Tensor.wrap(np.asarray(array), node=source, requires_grad=source is not None)
 
 
 class _TensorAccumulator:

@@ -149,9 +149,7 @@ def jacobian_norms(loss: Tensor, norm: str = "spectral", role: str = "hidden",
 
 def _holder(node: Node) -> Tensor:
     """A Tensor standing for `node`'s output: backward starts from it or keeps its gradient."""
-    holder = Tensor(np.zeros(node.shape, node.dtype))
-    holder.node, holder.requires_grad = node, True
-    return holder
+    return Tensor.wrap(np.zeros(node.shape, node.dtype), node=node, requires_grad=True)
 
 
 def _jacobian_norms_of(by_step: dict[int, Node], target: Node, norm: str) -> np.ndarray:

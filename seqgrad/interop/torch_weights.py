@@ -8,17 +8,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..nn.module import Module
+from ..nn.module import Module, as_numpy
 
 
 def from_torch(state: Mapping[str, object]) -> dict[str, np.ndarray]:
     """A PyTorch `state_dict()` (tensors) or `{name: tensor.numpy()}` as numpy arrays."""
-    arrays = {}
-    for name, value in state.items():
-        if hasattr(value, "detach") and hasattr(value, "cpu"):
-            value = value.detach().cpu().numpy()
-        arrays[name] = np.asarray(value)
-    return arrays
+    return {name: as_numpy(value) for name, value in state.items()}
 
 
 def load_torch_state_dict(module: Module, state: Mapping[str, object], strict: bool = True) -> None:

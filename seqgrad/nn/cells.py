@@ -56,8 +56,17 @@ class Cell(Module):
         if state is None:
             state = self.initial_state(x.shape[0], x.dtype)
         else:
-            state = state if isinstance(state, tuple) else (state,)
-            state = tuple(s.reshape(1, s.shape[0]) if unbatched else s for s in state)
+            state = tuple(state) if isinstance(state, (tuple, list)) else (state,)
+            state = tuple(s if isinstance(s, Tensor) else Tensor(s) for s in state)
+            state = tuple(s.reshape(1, s.shape[0]) if unbatched and s.ndim == 1 else s for s in state)
+            expected = (x.shape[0], self.hidden_size)
+            if len(state) != len(self.state_names):
+                raise ValueError(f"{type(self).__name__}: expected a state of {len(self.state_names)} tensor(s) "
+                                 f"({', '.join(self.state_names)}), got {len(state)}")
+            for name, value in zip(self.state_names, state):
+                if value.shape != expected:
+                    raise ShapeError(f"{type(self).__name__}: {name} state must have shape {expected} for an "
+                                     f"input batch of {x.shape[0]}, got {value.shape}")
         projected = self.project_inputs(x.reshape(1, *x.shape))[0]
         _, new_state = self.step(projected, state)
         if unbatched:

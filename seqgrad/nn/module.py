@@ -145,7 +145,7 @@ class Module:
             if name not in state:
                 continue
             value = state[name]
-            array = _as_array(value)
+            array = as_numpy(value)
             if array is None or array.dtype.kind not in "biuf":
                 problems.append(f"{name}: expected a numeric array, got {type(value).__name__}")
             elif array.shape != param.shape:
@@ -177,12 +177,14 @@ class Module:
         return "\n".join(lines)
 
 
-def _as_array(value):
+def as_numpy(value):
+    """A value given for a parameter as an ndarray: Tensors, arrays, torch tensors (without
+    importing torch) and nested lists; None when it cannot be one."""
     if isinstance(value, Tensor):
         return value.data
     if isinstance(value, np.ndarray):
         return value
-    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch.Tensor
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch.Tensor
         return value.detach().cpu().numpy()
     try:
         array = np.asarray(value)

@@ -127,9 +127,6 @@ class ProductGrad:
         return self.left.T @ self.right
 
 
-def data(value):
-    """The ndarray behind a Tensor (or the value itself): for masks, which carry no gradient."""
-    return value.data if isinstance(value, Tensor) else value
 
 
 def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
@@ -164,19 +161,14 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
         out = np.asarray(out)
     if RECORDING.anomaly:
         check_finite(out, f"{op.name} produced a non-finite output")
-    result = _new_tensor(Tensor)
-    result.data = out
-    result.grad = result.name = result.detached_from = None
     if not (requires_grad and RECORDING.grad_enabled):
-        result.requires_grad = False
-        result.node = None
-        for value in inputs:  # a reshape or split of a detached state still comes from a cut (the drawing shows it)
+        result = Tensor.wrap(out)
+        for value in inputs:  # a reshape or split of a detached state still comes from a cut (drawn)
             if isinstance(value, Tensor) and value.detached_from is not None:
                 result.detached_from = value.detached_from
                 break
         return result
-    result.requires_grad = True
-    result.node = Node(
+    return Tensor.wrap(out, requires_grad=True, node=Node(
         op,
         tuple([(value.node or value) if isinstance(value, Tensor) else None for value in inputs]),
         _saved_inputs(op.save_inputs, arrays),
@@ -186,8 +178,7 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
         params or NO_PARAMS,
         tuple([isinstance(value, Tensor) and value.requires_grad for value in inputs]),
         out.shape, out.dtype,
-    )
-    return result
+    ))
 
 
 def _saved_inputs(which, arrays: list) -> tuple | None:
@@ -199,7 +190,6 @@ def _saved_inputs(which, arrays: list) -> tuple | None:
 
 
 _PLAIN_OPERANDS = frozenset({np.ndarray, float, int})
-_new_tensor = object.__new__
 
 
 def as_operand(value, op_name: str) -> np.ndarray:
@@ -222,4 +212,5 @@ def check_finite(array: np.ndarray, message: str) -> None:
         raise FloatingPointError(f"{message}{describe_scope(RECORDING.scope)}")
 
 
-from ..tensor import Tensor  # noqa: E402  (Tensor's operators call back into ops)
+from ..tensor import Tensor  # noqa: E402
+from ..tensor import data_of as data  # noqa: E402, F401  (gradient rules read masks through `data`)

@@ -108,3 +108,15 @@ def test_cells_gradcheck(make):
 
     assert sg.gradcheck(run, [x, *params])
     assert sg.gradcheck(lambda h: cell(x, h if not isinstance(state, tuple) else (h, state[1])), [h])
+
+
+def test_cell_state_is_checked_before_use():
+    cell = nn.LSTMCell(3, 4, dtype=F64)
+    x = sg.Tensor(np.zeros((2, 3)))
+    h, c = cell(x, [np.zeros((2, 4)), np.zeros((2, 4))])  # a list works as in PyTorch
+    assert h.shape == (2, 4)
+    with pytest.raises(sg.ShapeError, match=r"hidden state must have shape \(2, 4\) for an input batch of 2, "
+                                            r"got \(5, 4\)"):
+        cell(x, (sg.Tensor(np.zeros((5, 4))), sg.Tensor(np.zeros((5, 4)))))
+    with pytest.raises(ValueError, match="2 tensor"):
+        cell(x, sg.Tensor(np.zeros((2, 4))))
