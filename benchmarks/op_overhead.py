@@ -35,13 +35,14 @@ SIZE = 4
 OPS = ("add", "mul", "tanh", "sigmoid", "matmul 4x4", "getitem", "sum")
 
 
-def seqgrad_calls(rng: np.random.Generator) -> dict[str, Callable[[], None]]:
+def engine_calls(rng: np.random.Generator, leaf_of: Callable, ones: Callable) -> dict[str, Callable[[], None]]:
+    """One forward + backward per call for each op, in an engine given how it makes a leaf that
+    requires grad from an array (`leaf_of`) and an all-ones output gradient (`ones`)."""
     def leaf(*shape):
-        return seqgrad.Tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
+        return leaf_of(rng.standard_normal(shape).astype(np.float32))
 
     a, b, m, n = leaf(SIZE), leaf(SIZE), leaf(SIZE, SIZE), leaf(SIZE, SIZE)
-    vector_seed, matrix_seed, slice_seed = (np.ones(SIZE, np.float32), np.ones((SIZE, SIZE), np.float32),
-                                            np.ones(2, np.float32))
+    vector_seed, matrix_seed, slice_seed = ones(SIZE), ones(SIZE, SIZE), ones(2)
 
     def call(make, leaves, seed):
         def once():
@@ -59,31 +60,15 @@ def seqgrad_calls(rng: np.random.Generator) -> dict[str, Callable[[], None]]:
         "getitem": call(lambda: a[1:3], (a,), slice_seed),
         "sum": call(a.sum, (a,), None),
     }
+
+
+def seqgrad_calls(rng: np.random.Generator) -> dict[str, Callable[[], None]]:
+    return engine_calls(rng, lambda array: seqgrad.Tensor(array, requires_grad=True),
+                        lambda *shape: np.ones(shape, np.float32))
 
 
 def torch_calls(rng: np.random.Generator) -> dict[str, Callable[[], None]]:
-    def leaf(*shape):
-        return torch.tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
-
-    a, b, m, n = leaf(SIZE), leaf(SIZE), leaf(SIZE, SIZE), leaf(SIZE, SIZE)
-    vector_seed, matrix_seed, slice_seed = torch.ones(SIZE), torch.ones(SIZE, SIZE), torch.ones(2)
-
-    def call(make, leaves, seed):
-        def once():
-            make().backward(seed)
-            for x in leaves:
-                x.grad = None
-        return once
-
-    return {
-        "add": call(lambda: a + b, (a, b), vector_seed),
-        "mul": call(lambda: a * b, (a, b), vector_seed),
-        "tanh": call(a.tanh, (a,), vector_seed),
-        "sigmoid": call(a.sigmoid, (a,), vector_seed),
-        "matmul 4x4": call(lambda: m @ n, (m, n), matrix_seed),
-        "getitem": call(lambda: a[1:3], (a,), slice_seed),
-        "sum": call(a.sum, (a,), None),
-    }
+    return engine_calls(rng, lambda array: torch.tensor(array, requires_grad=True), torch.ones)
 
 
 def numpy_calls(rng: np.random.Generator) -> dict[str, Callable[[], None]]:

@@ -41,7 +41,7 @@ def _pow_forward(x, *, exponent: float):
     return np.power(x, exponent)
 
 
-pow = primitive(  # noqa: A001  (the op is called pow, as in numpy and PyTorch)
+pow = primitive(
     "pow", _pow_forward, saves="x",
     vjp=lambda ctx, g: (g * ctx.params["exponent"] * ctx.xs[0] ** (ctx.params["exponent"] - 1),),
     doc="x ** p for a number p; d/dx = p x^(p-1).",

@@ -19,7 +19,7 @@ def _sum_forward(x, *, axis=None, keepdims=False):
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
-sum = primitive(  # noqa: A001
+sum = primitive(
     "sum", _sum_forward, saves="shape",
     vjp=lambda ctx, g: (dual.expand(_spread(ctx, g), ctx.in_shapes[0]),),
     doc="Σ over `axis` (int, tuple or None); the gradient is copied to every summed element.",
@@ -56,7 +56,7 @@ def _max_vjp(ctx, g):
     return (_spread(ctx, g) * share,)
 
 
-max = primitive(  # noqa: A001
+max = primitive(
     "max", _max_forward, _max_vjp, saves="x,out,shape",
     doc="maximum over `axis`; ties share the gradient equally.",
 )

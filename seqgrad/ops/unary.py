@@ -34,7 +34,7 @@ relu = primitive("relu", lambda x: np.maximum(x, 0), saves="out",
                  vjp=lambda ctx, g: (g * (data(ctx.out) > 0),),
                  doc="max(x, 0); d/dx = 1 where x > 0.")
 
-abs = primitive("abs", np.abs, saves="x",  # noqa: A001
+abs = primitive("abs", np.abs, saves="x",
                 vjp=lambda ctx, g: (g * np.sign(data(ctx.xs[0])),),
                 doc="|x|; d/dx = sign x (0 at 0).")
 
