@@ -192,7 +192,10 @@ class Recurrent(Module):
 
     def _check_dtype(self, what: str, value: Tensor) -> None:
         """Mixed precision would silently run the whole layer in the wider dtype: refuse it."""
-        expected = next(self.parameters()).dtype
+        first = next(self.parameters(), None)
+        if first is None:  # a cell without parameters takes whatever it is given
+            return
+        expected = first.dtype
         if value.dtype != expected:
             raise TypeError(f"{self.name}: {what} is {value.dtype} but the layer's parameters are {expected}; "
                             f"cast the input (.astype) or the layer (.to({value.dtype}))")

@@ -2,6 +2,7 @@
 form, lengths, recurrent dropout, scopes and gradcheck with no extra code."""
 
 import numpy as np
+import pytest
 
 import seqgrad as sg
 from seqgrad import nn
@@ -121,3 +122,24 @@ def test_custom_cell_trains():
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.2 * losses[0]
+
+
+class Counter(nn.Cell):
+    """No parameters at all: the state counts the steps (a cell may be pure computation)."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.hidden_size = hidden_size
+
+    def step(self, x, state):
+        hidden = state[0] + 1.0
+        return hidden, (hidden,)
+
+
+def test_a_cell_without_parameters_unrolls():
+    layer = nn.Recurrent(lambda size: Counter(size, 2), input_size=1)
+    output, final = layer(sg.zeros(4, 3, 1), lengths=[4, 2, 1])
+    np.testing.assert_array_equal(final.data[0, :, 0], [4, 2, 1])
+    assert output.shape == (4, 3, 2)
+    with pytest.raises(TypeError, match="float64 but the layer's parameters are float32"):
+        nn.LSTM(2, 3)(sg.Tensor(np.zeros((4, 1, 2))))
