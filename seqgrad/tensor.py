@@ -138,7 +138,7 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __getitem__(self, index):
-        return ops.getitem(self, index=ops.normalize_index(index))
+        return _apply(ops.getitem, (self,), {"index": ops.normalize_index(index)})
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
@@ -223,3 +223,4 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 
 
 from . import ops  # noqa: E402  (ops build Tensors; Tensor's operators call ops)
+from .ops.primitive import apply as _apply  # noqa: E402  (indexing skips the call-checking layer)

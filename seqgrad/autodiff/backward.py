@@ -67,6 +67,8 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc) -> None:
     pop, push = heapq.heappop, heapq.heappush
     norm, context, to_node, to_leaf = acc.norm, acc.context, acc.to_node, acc.to_leaf
     record_norms, anomaly = RECORDING.grad_norms, acc.anomaly
+    plain = type(acc) is _ArrayAccumulator  # rules see the node itself; first gradients are stored as they come
+    ndarray = np.ndarray
     try:
         while heap:
             node = pop(heap)[1]
@@ -81,7 +83,7 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc) -> None:
                 owner = node.retained()
                 if owner is not None:
                     owner.grad = acc.keep(grad)
-            grads = node.op.vjp(context(node), grad)
+            grads = node.op.vjp(node if plain else context(node), grad)
             edges = node.edges
             if len(grads) != len(edges):
                 raise RuntimeError(f"{node.op.name}: its vjp returned {len(grads)} gradients for "
@@ -95,6 +97,10 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc) -> None:
                     if type(edge) is Node:
                         if edge.grad is None:
                             push(heap, (-edge.seq, edge))
+                            if plain and type(edge_grad) is ndarray and edge_grad.shape == edge.shape \
+                                    and edge_grad.dtype == edge.dtype:
+                                edge.grad, edge.grad_owned = edge_grad, False  # to_node's common case: borrowed
+                                continue
                         to_node(edge, edge_grad)
                     else:
                         to_leaf(edge, edge_grad)

@@ -47,11 +47,17 @@ class Primitive:
         self.arity, self.param_names = _signature(forward)
 
     def __call__(self, *inputs, **params):
+        if params or len(inputs) > self.arity:
+            inputs, params = self._bind(inputs, params)
+        return apply(self, inputs, params)
+
+    def _bind(self, inputs: tuple, params: dict) -> tuple[tuple, dict]:
+        """Check the call and move extra positionals into their params: `sum(x, 1, True)`."""
         if self.arity and len(inputs) > self.arity and not self.param_names:
             raise TypeError(f"{self.name}() takes {self.arity} tensor(s), got {len(inputs)}")
-        if params and any(isinstance(value, Tensor) for value in params.values()):
-            raise TypeError(f"{self.name}(): pass tensor inputs by position, not by keyword "
-                            f"({', '.join(k for k, v in params.items() if isinstance(v, Tensor))})")
+        for key, value in params.items():
+            if isinstance(value, Tensor):
+                raise TypeError(f"{self.name}(): pass tensor inputs by position, not by keyword ({key})")
         if self.param_names and len(inputs) > self.arity:
             # `sum(x, 1, True)` as in numpy/PyTorch: extra positionals fill the params in order.
             extra = inputs[self.arity:]
@@ -63,7 +69,7 @@ class Primitive:
                     raise TypeError(f"{self.name}() got {key!r} both by position and by keyword")
                 params[key] = value
             inputs = inputs[:self.arity]
-        return apply(self, inputs, params)
+        return inputs, params
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -135,17 +141,17 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
     This runs once per op of every forward pass, so it is written for speed: one pass over
     the inputs, and the recording work only when something requires grad.
     """
-    arrays = []
-    requires_grad = False
+    arrays, edges, needs = [], [], []
     for value in inputs:
         if isinstance(value, Tensor):
             arrays.append(value.data)
-            if value.requires_grad:
-                requires_grad = True
-        elif type(value) in _PLAIN_OPERANDS:
-            arrays.append(value)
+            edges.append(value.node or value)
+            needs.append(value.requires_grad)
         else:
-            arrays.append(as_operand(value, op.name))
+            arrays.append(value if type(value) in _PLAIN_OPERANDS else as_operand(value, op.name))
+            edges.append(None)
+            needs.append(False)
+    requires_grad = True in needs
     try:
         if RECORDING.anomaly:  # seqgrad raises below; numpy's own RuntimeWarning would only repeat it
             with np.errstate(all="ignore"):
@@ -170,13 +176,13 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
         return result
     return Tensor.wrap(out, requires_grad=True, node=Node(
         op,
-        tuple([(value.node or value) if isinstance(value, Tensor) else None for value in inputs]),
+        tuple(edges),
         _saved_inputs(op.save_inputs, arrays),
         out if op.save_output else None,
         tuple([array.shape if type(array) is np.ndarray else np.shape(array) for array in arrays])
         if op.save_shapes else None,
         params or NO_PARAMS,
-        tuple([isinstance(value, Tensor) and value.requires_grad for value in inputs]),
+        tuple(needs),
         out.shape, out.dtype,
     ))
 
