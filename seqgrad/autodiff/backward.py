@@ -137,7 +137,7 @@ def _shape_checked(grad, shape: tuple):
 
 # Rows per tall weight-gradient product (T·B summed at once): enough for BLAS to run at full
 # speed, few enough that the pending gradients cost little memory next to the graph's.
-PRODUCT_CHUNK_ROWS = 8192
+PRODUCT_CHUNK_ROWS = 4096
 
 
 class _PendingProducts:
