@@ -12,9 +12,17 @@ log = primitive("log", np.log, saves="x",
                 vjp=lambda ctx, g: (g / ctx.xs[0],),
                 doc="ln x; d/dx = 1/x.")
 
-tanh = primitive("tanh", np.tanh, saves="out",
-                 vjp=lambda ctx, g: (g * (1.0 - ctx.out * ctx.out),),
-                 doc="tanh x; d/dx = 1 - tanh²x.")
+def _tanh_vjp(ctx, g):
+    out = ctx.out
+    if type(g) is np.ndarray and g.ndim:  # one buffer, not three temporaries (every cell's hot path)
+        slope = np.multiply(out, out)
+        np.subtract(1.0, slope, out=slope)
+        slope *= g
+        return (slope,)
+    return (g * (1.0 - out * out),)  # Tensors, under create_graph
+
+
+tanh = primitive("tanh", np.tanh, _tanh_vjp, saves="out", doc="tanh x; d/dx = 1 - tanh²x.")
 
 
 def _sigmoid_forward(x):
@@ -22,12 +30,29 @@ def _sigmoid_forward(x):
     # small outputs keep full relative precision (σ(-40) = 4.2e-18, not 1 + tanh(-20) = 0).
     # The numerator is 1 where x >= 0 and e^x = e^-|x| <= 1 elsewhere: max(e^-|x|, x >= 0), which
     # is exact and several times faster than np.where with a Python scalar branch.
-    decay = np.exp(-np.abs(x))
-    return np.maximum(decay, x >= 0) / (1.0 + decay)
+    if np.ndim(x) == 0 or x.dtype.kind != "f":  # scalars and integers: no buffer to reuse
+        decay = np.exp(-np.abs(x))
+        return np.maximum(decay, x >= 0) / (1.0 + decay)
+    decay = np.abs(x)  # in place from here: one buffer for e^-|x|, one for the result
+    np.negative(decay, out=decay)
+    np.exp(decay, out=decay)
+    out = np.maximum(decay, x >= 0)
+    decay += 1.0
+    out /= decay
+    return out
 
 
-sigmoid = primitive("sigmoid", _sigmoid_forward, saves="out",
-                    vjp=lambda ctx, g: (g * ctx.out * (1.0 - ctx.out),),
+def _sigmoid_vjp(ctx, g):
+    out = ctx.out
+    if type(g) is np.ndarray and g.ndim:  # one buffer instead of three temporaries
+        slope = np.subtract(1.0, out)
+        slope *= out
+        slope *= g
+        return (slope,)
+    return (g * out * (1.0 - out),)  # Tensors, under create_graph
+
+
+sigmoid = primitive("sigmoid", _sigmoid_forward, _sigmoid_vjp, saves="out",
                     doc="σ(x) = 1 / (1 + e^-x); d/dx = σ(1 - σ).")
 
 relu = primitive("relu", lambda x: np.maximum(x, 0), saves="out",
