@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from ..errors import StateDictError
 from .optimizer import Optimizer
 
 
@@ -28,6 +31,20 @@ class Schedule:
 
     def get_last_lr(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Where the schedule is: saved beside the optimizer's state, so training resumes on it."""
+        return {"last_step": np.asarray(self.last_step), "base_lrs": np.asarray(self.base_lrs, dtype=np.float64)}
+
+    def load_state_dict(self, state: dict) -> None:
+        base_lrs = np.asarray(state["base_lrs"], dtype=np.float64).reshape(-1)
+        if len(base_lrs) != len(self.base_lrs):
+            raise StateDictError(f"{type(self).__name__}.load_state_dict: {len(base_lrs)} base learning rates for "
+                                 f"{len(self.base_lrs)} parameter groups; nothing was loaded")
+        self.base_lrs = base_lrs.tolist()
+        self.last_step = int(np.asarray(state["last_step"]))
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = self.lr_at(base, self.last_step)
 
 
 class StepLR(Schedule):

@@ -215,3 +215,19 @@ def test_updates_keep_float32_parameters_float32(make):
         param.grad = np.ones(3, dtype=np.float32)
         optimizer.step()
     assert param.dtype == np.float32
+
+
+def test_schedule_state_round_trip_resumes_the_schedule():
+    param = sg.nn.Parameter(np.ones(1))
+    first = optim.CosineAnnealingLR(optim.SGD([param], lr=0.1), T_max=10)
+    for _ in range(4):
+        first.step()
+    other_optimizer = optim.SGD([param], lr=0.1)
+    resumed = optim.CosineAnnealingLR(other_optimizer, T_max=10)
+    resumed.load_state_dict(first.state_dict())
+    assert resumed.get_last_lr() == pytest.approx(first.get_last_lr())
+    first.step()
+    resumed.step()
+    assert resumed.get_last_lr() == pytest.approx(first.get_last_lr())
+    with pytest.raises(sg.StateDictError, match="2 base learning rates for 1"):
+        resumed.load_state_dict({"last_step": np.asarray(1), "base_lrs": np.array([0.1, 0.2])})
