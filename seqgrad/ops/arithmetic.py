@@ -17,7 +17,7 @@ sub = primitive(
 )
 
 mul = primitive(
-    "mul", np.multiply, saves="x",
+    "mul", np.multiply, saves="x-crossed",  # x * mask (dropout, lengths) does not keep x alive
     vjp=lambda ctx, g: (
         g * ctx.xs[1] if ctx.needs[0] else None,
         g * ctx.xs[0] if ctx.needs[1] else None,

@@ -38,9 +38,10 @@ class Primitive:
         self.forward = forward
         self.vjp = vjp
         saved = saves.split(",")
-        # "x" saves every input; "x0", "x1", ... save only those (None stands in for the rest).
+        # "x" saves every input; "x0", "x1", ... save only those (None stands in for the rest);
+        # "x-crossed" (a product of two) saves each input only if the other one needs a gradient.
         chosen = tuple(int(token[1:]) for token in saved if token[:1] == "x" and token[1:].isdigit())
-        self.save_inputs = True if "x" in saved else (chosen or False)
+        self.save_inputs = True if "x" in saved else "crossed" if "x-crossed" in saved else (chosen or False)
         self.save_output = "out" in saved
         self.save_shapes = "shape" in saved
         self.doc = doc
@@ -78,7 +79,7 @@ class Primitive:
 def primitive(name: str, forward: Callable, vjp: Callable, saves: str = "", doc: str = "",
               register: bool = True) -> Primitive:
     """Declare a primitive and (unless `register=False`) add it to REGISTRY, which the tests
-    walk to gradcheck every op. `saves`: any of "x" (all inputs), "x0", "x1", ... (those inputs), "out",
+    walk to gradcheck every op. `saves`: any of "x" (all inputs), "x0", "x1", ... (those inputs), "x-crossed", "out",
     "shape" joined by commas, or "" (nothing). Save only what the vjp reads: a saved array stays
     in memory until backward has passed the node."""
     if register and name in REGISTRY:
@@ -177,7 +178,7 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
     return Tensor.wrap(out, requires_grad=True, node=Node(
         op,
         tuple(edges),
-        _saved_inputs(op.save_inputs, arrays),
+        _saved_inputs(op.save_inputs, arrays, needs),
         out if op.save_output else None,
         tuple([array.shape if type(array) is np.ndarray else np.shape(array) for array in arrays])
         if op.save_shapes else None,
@@ -187,11 +188,13 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
     ))
 
 
-def _saved_inputs(which, arrays: list) -> tuple | None:
+def _saved_inputs(which, arrays: list, needs: list) -> tuple | None:
     if which is True:
         return tuple(arrays)
     if not which:
         return None
+    if which == "crossed":  # d(ab)/da = b and d(ab)/db = a: keep a only if b's gradient is wanted
+        return (arrays[0] if needs[1] else None, arrays[1] if needs[0] else None)
     return tuple([array if position in which else None for position, array in enumerate(arrays)])
 
 

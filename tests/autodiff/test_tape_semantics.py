@@ -248,3 +248,14 @@ def test_gradient_norm_of_huge_float32_gradients_does_not_overflow():
     y = x * 1.0
     y.backward(np.full(4, 1e30, dtype=np.float32))
     assert y.node.grad_norm == pytest.approx(2e30)
+
+
+def test_a_product_with_a_constant_does_not_keep_the_other_factor():
+    x = seqgrad.Tensor(np.ones(3), requires_grad=True)
+    activation = x * 2.0
+    masked = activation * np.array([1.0, 0.0, 1.0])  # dropout-like: the mask needs no gradient
+    assert masked.node.xs[0] is None and masked.node.xs[1] is not None
+    both = activation * activation
+    assert both.node.xs[0] is not None and both.node.xs[1] is not None
+    masked.sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 0.0, 2.0])
