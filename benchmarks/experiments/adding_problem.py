@@ -15,15 +15,15 @@ benchmark, not a test.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
 
+from _results import pyplot, save  # the sibling module (scripts run from this folder)
+
 from seqgrad.training.tasks import build_task, train_task
 from seqgrad.training.threads import limit_blas_threads
 
-HERE = Path(__file__).resolve().parent
 LABELS = {"lstm": "LSTM", "gru": "GRU", "rnn": "tanh RNN"}
 
 
@@ -59,16 +59,11 @@ def main() -> None:
     summary = {"T": args.T, "hidden": args.hidden, "batch": args.batch, "lr": args.lr, "seed": args.seed,
                "baseline_mse": task.baseline, "machine": f"{platform.machine()}, {platform.python_version()}",
                "results": results}
-    (HERE / "adding_problem.json").write_text(json.dumps(summary, indent=1) + "\n")
-    plot(summary, HERE / "adding_problem.png")
-    print(f"wrote {HERE / 'adding_problem.json'} and {HERE / 'adding_problem.png'}")
+    save("adding_problem", summary, plot)
 
 
 def plot(summary: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, ax = plt.subplots(figsize=(7.0, 4.2), layout="constrained")
     for result in summary["results"].values():

@@ -15,11 +15,11 @@ Writes gradient_flow.png and gradient_flow.json beside this file.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+from _results import pyplot, save  # the sibling module (scripts run from this folder)
 
 from seqgrad import manual_seed
 from seqgrad.bptt.flow import hidden_grad_norms
@@ -27,7 +27,6 @@ from seqgrad.nn.functional import mse_loss
 from seqgrad.training.tasks import SequenceModel, build_task, train_task
 from seqgrad.training.threads import limit_blas_threads
 
-HERE = Path(__file__).resolve().parent
 LABELS = {"rnn": "tanh RNN", "lstm": "LSTM", "gru": "GRU"}
 
 
@@ -71,16 +70,11 @@ def main() -> None:
               f"test MSE after {args.steps} steps {result.value:.4f}")
     summary = {"T": args.T, "steps": args.steps, "hidden": args.hidden, "lr": args.lr, "seed": args.seed,
                "results": results}
-    (HERE / "gradient_flow.json").write_text(json.dumps(summary, indent=1) + "\n")
-    plot(summary, HERE / "gradient_flow.png")
-    print(f"wrote {HERE / 'gradient_flow.json'} and {HERE / 'gradient_flow.png'}")
+    save("gradient_flow", summary, plot)
 
 
 def plot(summary: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axes = plt.subplots(1, 2, figsize=(10.0, 4.2), layout="constrained", sharey=True)
     for ax, stage, title in ((axes[0], "initial", "at initialisation"),

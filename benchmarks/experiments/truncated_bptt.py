@@ -20,14 +20,13 @@ Writes truncated_bptt.png and truncated_bptt.json beside this file.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
+from _results import pyplot, save  # the sibling module (scripts run from this folder)
+
 from seqgrad.training.tasks import echo_task, train_task
 from seqgrad.training.threads import limit_blas_threads
-
-HERE = Path(__file__).resolve().parent
 
 
 def main() -> None:
@@ -58,16 +57,11 @@ def main() -> None:
               f"cross-entropy {result.scores['cross_entropy']:.3f}, {seconds:.0f} s")
     summary = {"delay": args.delay, "length": args.length, "hidden": args.hidden, "batch": args.batch,
                "steps": args.steps, "lr": args.lr, "seed": args.seed, "chance": task.baseline, "runs": runs}
-    (HERE / "truncated_bptt.json").write_text(json.dumps(summary, indent=1) + "\n")
-    plot(summary, HERE / "truncated_bptt.png")
-    print(f"wrote {HERE / 'truncated_bptt.json'} and {HERE / 'truncated_bptt.png'}")
+    save("truncated_bptt", summary, plot)
 
 
 def plot(summary: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, ax = plt.subplots(figsize=(8.6, 4.2), layout="constrained")
     for label, run in summary["runs"].items():
