@@ -11,7 +11,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("demo", "train", "sample", "graph", "gradflow", "tasks")
+COMMANDS = ("demo", "train", "sample", "graph", "gradflow", "tasks", "codegen", "explore", "export", "seq2seq",
+            "translate")
 
 
 class UsageError(Exception):

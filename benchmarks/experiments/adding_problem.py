@@ -21,7 +21,7 @@ from pathlib import Path
 
 from _results import pyplot, save  # the sibling module (scripts run from this folder)
 
-from seqgrad.training.tasks import build_task, train_task
+from seqgrad.training.task_trainer import build_task, train_task
 from seqgrad.training.threads import limit_blas_threads
 
 LABELS = {"lstm": "LSTM", "gru": "GRU", "rnn": "tanh RNN"}

@@ -24,7 +24,7 @@ from _results import pyplot, save  # the sibling module (scripts run from this f
 from seqgrad import manual_seed
 from seqgrad.bptt.flow import hidden_grad_norms
 from seqgrad.nn.functional import mse_loss
-from seqgrad.training.tasks import SequenceModel, build_task, train_task
+from seqgrad.training.task_trainer import SequenceModel, build_task, train_task
 from seqgrad.training.threads import limit_blas_threads
 
 LABELS = {"rnn": "tanh RNN", "lstm": "LSTM", "gru": "GRU"}

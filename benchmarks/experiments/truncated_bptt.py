@@ -25,7 +25,7 @@ from pathlib import Path
 
 from _results import pyplot, save  # the sibling module (scripts run from this folder)
 
-from seqgrad.training.tasks import echo_task, train_task
+from seqgrad.training.task_trainer import echo_task, train_task
 from seqgrad.training.threads import limit_blas_threads
 
 

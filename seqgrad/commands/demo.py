@@ -21,8 +21,8 @@ from ..autodiff.tape import scope
 from ..cli import UsageError
 from ..data import CharTokenizer, stdlib_corpus, unigram_bits_per_char
 from ..models.char_lm import CharLM, sample
-from ..training.char_lm import TrainConfig, bits, train_char_lm
-from ..training.checkpoint import save_char_lm
+from ..training.lm_checkpoint import save_char_lm
+from ..training.lm_trainer import TrainConfig, bits, train_char_lm
 from ..training.text import split_held_out
 from ..training.threads import limit_blas_threads
 from ._options import non_negative_int, one_line_errors, positive_int
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     flows = gradient_flows(model, tokenizer, valid_text, settings, args.seed)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    from ..training.plots import plot_learning_curve
+    from ..training.learning_curve import plot_learning_curve
     from ..viz import render
 
     written = [

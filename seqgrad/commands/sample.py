@@ -8,7 +8,7 @@ from pathlib import Path
 from ..cli import UsageError
 from ..errors import CheckpointError
 from ..models.char_lm import sample
-from ..training.checkpoint import load_char_lm
+from ..training.lm_checkpoint import load_char_lm
 from ._options import non_negative_float, non_negative_int, one_line_errors
 
 

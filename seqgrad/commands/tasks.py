@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..cli import UsageError
-from ..training.tasks import CELLS, TASK_BUILDERS, build_task, check_cell_for_task, train_task
+from ..training.task_trainer import CELLS, TASK_BUILDERS, build_task, check_cell_for_task, train_task
 from ..training.threads import limit_blas_threads
 from ._options import non_negative_float, one_line_errors, positive_float, positive_int
 

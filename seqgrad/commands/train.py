@@ -10,8 +10,8 @@ from .. import random as seqgrad_random
 from ..cli import UsageError
 from ..data import CharTokenizer, stdlib_corpus, unigram_bits_per_char
 from ..models.char_lm import BIDIRECTIONAL_LM_MESSAGE, CharLM
-from ..training.char_lm import TrainConfig, bits, check_corpus_size, train_char_lm
-from ..training.checkpoint import is_char_lm_checkpoint, save_char_lm
+from ..training.lm_checkpoint import is_char_lm_checkpoint, save_char_lm
+from ..training.lm_trainer import TrainConfig, bits, check_corpus_size, train_char_lm
 from ..training.text import read_text_file, split_held_out
 from ..training.threads import limit_blas_threads
 from ._options import (

@@ -6,7 +6,7 @@ import pytest
 
 from seqgrad.cli import main
 from seqgrad.commands.demo import OUTPUTS
-from seqgrad.training.checkpoint import load_char_lm
+from seqgrad.training.lm_checkpoint import load_char_lm
 from seqgrad.training.threads import blas_threads, limit_blas_threads
 
 TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 40

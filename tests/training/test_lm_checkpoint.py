@@ -9,7 +9,7 @@ import seqgrad
 from seqgrad.data import CharTokenizer
 from seqgrad.errors import CheckpointError
 from seqgrad.models import CharLM
-from seqgrad.training.checkpoint import (
+from seqgrad.training.lm_checkpoint import (
     META_KEY,
     checkpoint_arrays,
     is_char_lm_checkpoint,

@@ -10,8 +10,8 @@ from seqgrad.data import CharTokenizer
 from seqgrad.models import CharLM
 from seqgrad.nn.functional import cross_entropy
 from seqgrad.training import TrainConfig, bits, evaluate_char_lm, train_char_lm
-from seqgrad.training.char_lm import check_corpus_size
-from seqgrad.training.plots import plot_learning_curve, smooth
+from seqgrad.training.learning_curve import plot_learning_curve, smooth
+from seqgrad.training.lm_trainer import check_corpus_size
 from seqgrad.training.text import read_text_file, split_held_out
 
 TEXT = "the cat sat on the mat. the dog sat on the log. a cat and a dog sat on a mat.\n" * 30

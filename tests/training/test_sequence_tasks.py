@@ -5,7 +5,7 @@ import pytest
 
 from seqgrad.data import IGNORE_INDEX, reber_strings
 from seqgrad.tensor import Tensor
-from seqgrad.training.tasks import (
+from seqgrad.training.task_trainer import (
     SequenceModel,
     build_task,
     check_cell_for_task,

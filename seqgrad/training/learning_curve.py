@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .char_lm import TrainHistory, bits
+from .lm_trainer import TrainHistory, bits
 
 
 def smooth(values: np.ndarray, weight: float = 0.95) -> np.ndarray:
