@@ -6,7 +6,7 @@
 # $$a_t = W_{ih}\, x_t + W_{hh}\, h_{t-1} + b, \qquad h_t = \tanh(a_t), \qquad h_0 = 0.$$
 #
 # We write it with three primitives (`matmul`, `add`, `tanh`) on the worked example of
-# EQUATIONS.md, draw its unrolled graph, then derive backpropagation through time (BPTT) by
+# docs/EQUATIONS.md, draw its unrolled graph, then derive backpropagation through time (BPTT) by
 # hand in numpy and check that the engine, which knows nothing about time, computes the
 # same gradients to float64 precision.
 
@@ -55,7 +55,7 @@ with sg.scope("elman", layer=0):
 
 reference = [[0.42189901, 0.24491866], [0.24591629, 0.24828814], [-0.06131927, 0.26374766]]
 for t, (h, expected) in enumerate(zip(hidden_states, reference), start=1):
-    print(f"h_{t} = {h.data}   EQUATIONS.md: {np.array(expected)}")
+    print(f"h_{t} = {h.data}   docs/EQUATIONS.md: {np.array(expected)}")
 
 # %% [markdown]
 # `nn.RNN` is the same three primitives (its cell adds a second bias $b_{hh}$, set to zero
