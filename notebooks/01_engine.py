@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 import seqgrad as sg
+from seqgrad import exercises
 
 # Finite differences (gradcheck) need float64; seqgrad's default for Python numbers is float32.
 sg.set_default_dtype(np.float64)
@@ -321,3 +322,33 @@ for _ in range(10_000):
     values = np.tanh(0.999 * values)
     slopes.append(0.999 * (1 - values**2))
 print(f"d s_T / d s_0: engine {start_value.grad[0]:.6e}, product of slopes {np.prod(slopes):.6e}")
+
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise prints what it asks; fill in the answer and run the cell: `exercises.check`
+# says whether it is right, and if not, what is wrong and where to look (`exercises.hint(name)`
+# for more). Answers are numbers or numpy functions; the checks compare them with the library.
+
+# %%
+exercises.show("softplus_vjp")
+
+
+def vjp(x, grad):
+    """Your answer: dL/dx for y = softplus(x), given x and grad = dL/dy."""
+    ...
+
+
+exercises.check("softplus_vjp", vjp)
+
+# %%
+exercises.show("break_a_vjp")
+
+
+def broken_vjp(x, grad):
+    """Your answer: a plausible but WRONG vjp for tanh."""
+    ...
+
+
+exercises.check("break_a_vjp", broken_vjp)

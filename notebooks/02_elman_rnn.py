@@ -15,7 +15,7 @@ import numpy as np
 
 import seqgrad as sg
 import seqgrad.viz
-from seqgrad import nn
+from seqgrad import exercises, nn
 
 sg.set_default_dtype(np.float64)
 np.set_printoptions(precision=8, suppress=True)
@@ -188,3 +188,33 @@ _, _, hand = elman_bptt_by_hand(weights["W_ih"], weights["W_hh"], weights["b"], 
 for name, param in params.items():
     relative = np.abs(param.grad - hand[name]).max() / np.abs(hand[name]).max()
     print(f"dL/d{name:4s}: largest relative difference {relative:.1e}")
+
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise prints what it asks; fill in the answer and run the cell: `exercises.check`
+# says whether it is right, and if not, what is wrong and where to look (`exercises.hint(name)`
+# for more). Answers are numbers or numpy functions; the checks compare them with the library.
+
+# %%
+exercises.show("elman_jacobian")
+
+
+def jacobian(weight_hh, hidden):
+    """Your answer: the (H, H) Jacobian dh_t/dh_(t-1), given W_hh and h_t."""
+    ...
+
+
+exercises.check("elman_jacobian", jacobian)
+
+# %%
+exercises.show("elman_bptt")
+
+
+def weight_grad(weight_ih, weight_hh, inputs, upstream):
+    """Your answer: dL/dW_hh by the delta recursion, in numpy."""
+    ...
+
+
+exercises.check("elman_bptt", weight_grad)

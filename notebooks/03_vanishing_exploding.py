@@ -21,7 +21,7 @@ import numpy as np
 
 import seqgrad as sg
 import seqgrad.viz
-from seqgrad import bptt, data, nn
+from seqgrad import bptt, data, exercises, nn
 from seqgrad.nn import functional as F
 
 sg.set_default_dtype(np.float64)
@@ -82,7 +82,10 @@ plt.show()
 # the retained graph). We set $W_{hh} = s\,Q$ with $Q$ a random orthogonal matrix, so every
 # singular value equals $s$, and watch the product for several $s$.
 # The $\tanh$ slope $1 - h^2 \le 1$ can only shrink it: for $s < 1$ it must vanish. For $s > 1$
-# it grows, until the states saturate ($|h| \to 1$, slope $\to 0$) and hold it back.
+# it *may* grow: each step multiplies by $s$ and by the slopes, so it grows only where $s$
+# outweighs the slopes, and saturated states ($|h| \to 1$, slope $\to 0$) hold it back. Beside
+# each norm we print its growth per step, $\lVert \partial h_T/\partial h_0 \rVert^{1/T}$, and
+# the mean slope of the states.
 
 # %%
 H, T, B = 32, 60, 8
@@ -91,7 +94,7 @@ Q, _ = np.linalg.qr(rng.normal(size=(H, H)))
 inputs = sg.Tensor(rng.normal(size=(T, B, 4)))
 
 flows = {}
-for scale in (0.5, 0.9, 1.2, 2.0, 4.0):
+for scale in (0.5, 0.9, 1.2, 1.5, 2.0, 4.0):
     sg.manual_seed(0)
     rnn = nn.RNN(4, H)
     rnn.weight_hh_l0.data = scale * Q
@@ -99,8 +102,10 @@ for scale in (0.5, 0.9, 1.2, 2.0, 4.0):
     loss = (output[-1] ** 2).sum()
     flows[f"s = {scale}"] = bptt.jacobian_norms(loss)     # before backward: it needs the saved values
     saturated = np.mean(np.abs(output.data) > 0.95)
-    print(f"s = {scale}: {saturated:5.1%} of states saturated; "
-          f"||dh_T/dh_0|| = {flows[f's = {scale}'][('RNN', 0, 'forward')][0]:.2e}")
+    slope = np.mean(1 - output.data ** 2)
+    norm = flows[f"s = {scale}"][("RNN", 0, "forward")][0]
+    print(f"s = {scale}: {saturated:5.1%} of states saturated, mean slope {slope:.2f}; "
+          f"||dh_T/dh_0|| = {norm:.2e}, growth per step {norm ** (1 / T):.3f}")
 
 ax = seqgrad.viz.plot_gradient_flow(flows, ylabel=r"$\|\partial h_T / \partial h_k\|_2$",
                                     title=r"tanh RNN, $W_{hh} = s\,Q$ ($Q$ orthogonal)")
@@ -109,9 +114,16 @@ plt.show()
 
 # %% [markdown]
 # Below $s = 1$ the norm falls geometrically, faster than $s^n$ because of the $\tanh$ slope.
-# Above it the product explodes, by eleven orders of magnitude over 60 steps at $s = 4$, even
-# though more than half of the states are saturated. (Pascanu, Mikolov & Bengio 2013: $\rho > 1$ is
-# necessary for explosion, $\sigma_{\max} < 1/\gamma$ sufficient for vanishing.)
+# Above 1 it does **not** always explode: at $s = 1.2$ the slopes (about 0.8 on average) cancel
+# the stretch, and after 60 steps $\lVert \partial h_T/\partial h_0 \rVert$ is still about 1,
+# neither vanishing nor exploding. From $s = 1.5$ the stretch wins and the norm grows
+# geometrically, by eleven orders of magnitude over 60 steps at $s = 4$, even though more than
+# half of the states are saturated there. So $\sigma_{\max} > 1$ is *necessary* for explosion,
+# not sufficient; Pascanu, Mikolov & Bengio (2013) state it with the bound $\gamma$ on the
+# nonlinearity's slope ($\gamma = 1$ for tanh): $\sigma_{\max} > 1/\gamma$ is necessary for
+# explosion, and $\sigma_{\max} < 1/\gamma$ sufficient for vanishing. Where between the two a network
+# sits depends on how far its states are from saturation, that is, on the inputs and the biases
+# as well as on $W_{hh}$.
 #
 # ## The gradient-flow plot: tanh RNN, LSTM, GRU
 #
@@ -165,7 +177,10 @@ plt.show()
 # happens at *cliffs*: regions where the loss changes abruptly with a weight because the
 # recurrence changes regime. A one-unit network
 # $h_t = \sigma(w\, h_{t-1} - 2.5)$, $h_0 = 0.5$, run for 50 steps, with loss $(h_{50} - 0.7)^2$
-# (the example of Pascanu et al. 2013) has one at $w \approx 5$. We evaluate the loss and
+# has one at $w \approx 5$. This is adapted from the one-unit example of Pascanu et al. (2013),
+# which applies the sigmoid inside the recurrence, $x_t = w\,\sigma(x_{t-1}) + b$; ours applies it
+# outside, so that $h$ stays in $(0, 1)$. Both have the same bifurcation: the loss jumps
+# where a small change of $w$ switches the recurrence from one fixed point to another. We evaluate the loss and
 # $\partial L / \partial w$ for 2,000 values of $w$ at once (the batch is the grid of $w$).
 
 # %%
@@ -209,7 +224,11 @@ plt.show()
 # $$g \leftarrow g \cdot \min\Big(1, \frac{c}{\lVert g \rVert + 10^{-6}}\Big), \qquad
 #   \lVert g \rVert = \sqrt{\textstyle\sum_p \lVert g_p \rVert^2},$$
 #
-# which keeps the direction and caps the length of the step at $\text{lr} \cdot c$.
+# which keeps the direction. With **plain SGD** that caps the length of each step at
+# $\text{lr} \cdot c$, as in the plot above. With momentum $\mu$ (the training below uses
+# $\mu = 0.9$) the step is $\text{lr}$ times the velocity, a running sum of clipped gradients,
+# so one step can reach $\text{lr} \cdot c / (1 - \mu) = 10\,\text{lr} \cdot c$ after a run of
+# large gradients: clipping bounds what each gradient adds, not the step itself.
 # `nn.utils.clip_grad_norm_(parameters, max_norm)` does it in place between `backward()` and
 # `optimizer.step()` and returns the norm *before* clipping (so it also serves to monitor).
 #
@@ -262,3 +281,27 @@ plt.show()
 # bring it back; with clipping the same learning rate trains. Clipping treats the symptom of
 # explosion; the vanishing side needs architecture (gates with a forget path held open) or
 # initialisation, as above.
+
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise prints what it asks; fill in the answer and run the cell: `exercises.check`
+# says whether it is right, and if not, what is wrong and where to look (`exercises.hint(name)`
+# for more). Answers are numbers or numpy functions; the checks compare them with the library.
+
+# %%
+exercises.show("linear_decay")
+prediction = None   # your answer: a number
+exercises.check("linear_decay", prediction)
+
+# %%
+exercises.show("clip_grad_norm")
+
+
+def clip(grads, max_norm):
+    """Your answer: (list of clipped arrays, total norm before clipping)."""
+    ...
+
+
+exercises.check("clip_grad_norm", clip)

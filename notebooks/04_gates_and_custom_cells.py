@@ -13,12 +13,21 @@
 # h_t &= o_t \odot \tanh(c_t).
 # \end{aligned}$$
 #
-# The GRU (gate order $r, z, n$; PyTorch places the reset gate *after* the matrix product):
+# The GRU (gate order $r, z, n$), as `nn.GRU` computes it by default, which is PyTorch's form:
 #
 # $$r_t = \sigma(W_{ir} x_t + W_{hr} h_{t-1} + b_r), \quad
 #   z_t = \sigma(W_{iz} x_t + W_{hz} h_{t-1} + b_z), \quad
 #   n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn})), \quad
 #   h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}.$$
+#
+# Texts differ on two points (docs/EQUATIONS.md, "GRU"). **Which way $z$ points:** here, as in
+# PyTorch and in Cho et al. (2014), $z_t$ is the share of the *old* state kept ($z = 1$ copies
+# $h_{t-1}$); Chung et al. (2014) and most diagrams write $h_t = (1 - z'_t) h_{t-1} + z'_t n_t$,
+# the same cell with $z' = 1 - z$. **Where the reset gate acts:** PyTorch applies $r_t$ *after*
+# the product, to $W_{hn} h_{t-1} + b_{hn}$ ("reset after", one matrix product per step for all
+# three blocks); Cho et al. apply it *before*, $n_t = \tanh(W_{in} x_t + b_{in} + W_{hn}(r_t \odot
+# h_{t-1}) + b_{hn})$, which is `nn.GRU(..., reset="before")`. Same parameters, different
+# functions; below we train both once.
 #
 # We train both on a task whose solution needs a gate, look at the gates, then write a new
 # cell from primitives and get training, gradcheck and drawing for free.
@@ -31,7 +40,7 @@ import numpy as np
 
 import seqgrad as sg
 import seqgrad.viz
-from seqgrad import nn
+from seqgrad import exercises, nn
 from seqgrad.nn import functional as F
 
 np.set_printoptions(precision=4, suppress=True)
@@ -83,13 +92,24 @@ def train(model, updates=250, lr=0.02, seed=0):
 
 HIDDEN = 8
 histories, models = {}, {}
-for name, make in (("LSTM", nn.LSTM), ("GRU", nn.GRU)):
+layers = {"LSTM": nn.LSTM, "GRU": nn.GRU,
+          "GRU, reset before": lambda inputs, hidden: nn.GRU(inputs, hidden, reset="before")}
+for name, make in layers.items():
     sg.manual_seed(0)
     models[name] = Sequencer(make(2, HIDDEN), HIDDEN)
     started = time.perf_counter()
     histories[name] = train(models[name])
     print(f"{name}: MSE {histories[name][0]:.3f} -> {np.mean(histories[name][-20:]):.4f} "
           f"in {time.perf_counter() - started:.1f} s")
+
+# The two GRU conventions from the same initial weights: same shapes, different functions.
+with sg.no_grad():
+    probe, _ = latch_task(4, 40, np.random.default_rng(3))
+    after, before = nn.GRU(2, HIDDEN), nn.GRU(2, HIDDEN, reset="before")
+    before.load_state_dict(after.state_dict())
+    difference = np.abs(after(probe)[0].data - before(probe)[0].data).max()
+print(f"reset after vs reset before, same weights: outputs differ by up to {difference:.3f}")
+models.pop("GRU, reset before")   # the gates below are read from PyTorch's form
 
 
 # %% [markdown]
@@ -185,10 +205,13 @@ for name, values in (("LSTM input gate i", lstm_batch["i"]), ("LSTM forget gate 
 # %% [markdown]
 # Reading the picture: at every flag (dashed) the LSTM's forget gate drops in all units,
 # erasing $c_{t-1}$, while the input gate opens in some units to write the new value. Between
-# flags this small LSTM does **not** hold $f_t \approx 1$: it keeps the value by rewriting it
-# at every step through the recurrent path ($g_t$ depends on $h_{t-1}$), which is enough for
-# holds of a few steps. The GRU uses its single gate the textbook way: $z_t$ close to 1 copies
-# $h_{t-1}$ forward, and it dips at the flags to let the candidate $n_t$ in.
+# flags this small LSTM does **not** hold $f_t \approx 1$ (0.47 on average): it keeps the value
+# by rewriting it at every step through the recurrent path ($g_t$ depends on $h_{t-1}$), and in
+# the plot that holds the value across a gap of 15 steps. The GRU's update gate leans the
+# textbook way, but only on average and only partly: its mean is 0.71 between flags (where
+# $z = 1$ would copy $h_{t-1}$) against 0.55 at flags (where $z = 0$ would let the candidate
+# $n_t$ in), far from the clean 1 and 0 of the diagrams; the panel shows some units following
+# the pattern and others sitting in between.
 #
 # A forget gate near 1 is what lets an LSTM carry memory, and gradient, over long gaps:
 # $\partial c_t / \partial c_{t-1} = \operatorname{diag}(f_t)$ (notebook 3).
@@ -316,3 +339,27 @@ output, _ = tiny(sg.randn(2, 1, 2))
 loss = (output ** 2).sum()
 loss.backward()
 sg.viz.draw(loss)
+
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise prints what it asks; fill in the answer and run the cell: `exercises.check`
+# says whether it is right, and if not, what is wrong and where to look (`exercises.hint(name)`
+# for more). Answers are numbers or numpy functions; the checks compare them with the library.
+
+# %%
+exercises.show("gru_reset_before")
+
+
+def gru_step(x, hidden, weight_ih, weight_hh, bias_ih, bias_hh):
+    """Your answer: one reset-before GRU step in numpy, (B, D), (B, H) -> (B, H)."""
+    ...
+
+
+exercises.check("gru_reset_before", gru_step)
+
+# %%
+exercises.show("parameter_counts")
+counts = None   # your answer: {"lstm": ..., "gru": ...}
+exercises.check("parameter_counts", counts)

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import seqgrad as sg
-from seqgrad import data, nn
+from seqgrad import data, exercises, nn
 from seqgrad.nn import functional as F
 
 sg.manual_seed(0)
@@ -220,3 +220,33 @@ plt.show()
 # often as a guess from position allows; the bidirectional one reads the answer from its
 # backward half. Because of `lengths=`, that backward half starts at each sequence's own last
 # token, so the padding never shifts its state.
+
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise prints what it asks; fill in the answer and run the cell: `exercises.check`
+# says whether it is right, and if not, what is wrong and where to look (`exercises.hint(name)`
+# for more). Answers are numbers or numpy functions; the checks compare them with the library.
+
+# %%
+exercises.show("final_states")
+
+
+def final_states(outputs, lengths):
+    """Your answer: (B, 2H), each direction's last state read from the padded outputs."""
+    ...
+
+
+exercises.check("final_states", final_states)
+
+# %%
+exercises.show("padded_targets")
+
+
+def padded_targets(tags):
+    """Your answer: a (T, B) int64 array of targets, padding ignored by the loss."""
+    ...
+
+
+exercises.check("padded_targets", padded_targets)

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import seqgrad as sg
-from seqgrad import bptt, data, nn
+from seqgrad import bptt, data, exercises, nn
 from seqgrad.nn import functional as F
 
 sg.manual_seed(0)
@@ -352,3 +352,27 @@ for n, start in enumerate(starts):
 ax.set(xlabel="test step", ylabel="x(t)", ylim=(0.4, 1.5), title="Mackey-Glass: forecasts of the next 5 steps")
 ax.legend(loc="upper center", ncol=2)
 plt.show()
+
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise prints what it asks; fill in the answer and run the cell: `exercises.check`
+# says whether it is right, and if not, what is wrong and where to look (`exercises.hint(name)`
+# for more). Answers are numbers or numpy functions; the checks compare them with the library.
+
+# %%
+exercises.show("recurrent_dropout_mask")
+
+
+def masks(steps, batch, hidden_size, p, rng):
+    """Your answer: (steps, batch, hidden_size) recurrent dropout masks."""
+    ...
+
+
+exercises.check("recurrent_dropout_mask", masks)
+
+# %%
+exercises.show("truncation_length")
+window = None   # your answer: an integer number of steps
+exercises.check("truncation_length", window)
