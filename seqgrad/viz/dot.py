@@ -17,6 +17,7 @@ from ..autodiff.tape import Node
 from .gates import gate_name
 from .graph import ROLE_SYMBOLS, Frame, GraphModel, Link, Unit, has_gradients, leaf_grad_norm
 from .heat import NON_FINITE_COLOUR, ZERO_COLOUR, GradientScale, format_norm
+from .recording import node_grad_norm
 from .render import GraphDrawing
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -115,7 +116,7 @@ class _Gradients:
             return None
         if self.reveal is not None and node.seq < self.reveal.first_seq:
             return None
-        return node.grad_norm
+        return node_grad_norm(node)
 
     def leaf(self, leaf) -> float | None:
         if not self.present:
