@@ -2,8 +2,9 @@
 
 import numpy as np
 
+from ..autodiff.lazy_grads import ProductGrad
 from ..errors import ShapeError
-from .primitive import ProductGrad, primitive
+from .primitive import primitive
 
 
 def _matmul_forward(a, b):

@@ -105,37 +105,6 @@ def _signature(forward: Callable) -> tuple[int, tuple[str, ...]]:
     return arity, tuple(p.name for p in parameters if p.kind is p.KEYWORD_ONLY)
 
 
-class IndexGrad:
-    """A gradient that is nonzero only at `index` of an input: added in place, never
-    materialised as a dense array per use, so slicing T steps stays linear in T."""
-
-    __slots__ = ("index", "values", "unique")
-
-    def __init__(self, index, values, unique: bool):
-        self.index = index
-        self.values = values
-        self.unique = unique  # no repeated positions: `buffer[index] += values` is exact
-
-
-class ProductGrad:
-    """A weight gradient `leftᵀ @ right`, rows being samples (batch × time).
-
-    A weight shared by T steps gets T of these; the engine sums the ones reaching a leaf as
-    one large product after the backward walk instead of T small ones (the same arithmetic,
-    but BLAS runs a tall product several times faster than many short ones)."""
-
-    __slots__ = ("left", "right")
-
-    def __init__(self, left, right):
-        self.left = left
-        self.right = right
-
-    def dense(self):
-        return self.left.T @ self.right
-
-
-
-
 def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
     """Run `op` forward and, if any input requires grad, record a Node on the tape.
 

@@ -2,12 +2,15 @@
 rendering with or without a system Graphviz, backward replays, gradient-flow plots."""
 
 from .draw import draw
+from .explore import ExplorerPage, explore
 from .gates import gate_activations
 from .plots import plot_gate_saturation, plot_gradient_flow, plot_parameter_grad_norms
+from .recording import record
 from .render import GraphDrawing, choose_backend, render, render_bytes
 from .replay import replay
 
 __all__ = [
-    "draw", "render", "render_bytes", "choose_backend", "GraphDrawing", "replay", "gate_activations",
+    "draw", "explore", "ExplorerPage", "record", "render", "render_bytes", "choose_backend", "GraphDrawing",
+    "replay", "gate_activations",
     "plot_gradient_flow", "plot_parameter_grad_norms", "plot_gate_saturation",
 ]

@@ -17,6 +17,7 @@ from ..autodiff.tape import Node
 from .gates import gate_name
 from .graph import ROLE_SYMBOLS, Frame, GraphModel, Link, Unit, has_gradients, leaf_grad_norm
 from .heat import NON_FINITE_COLOUR, ZERO_COLOUR, GradientScale, format_norm
+from .recording import node_grad_norm
 from .render import GraphDrawing
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -115,7 +116,7 @@ class _Gradients:
             return None
         if self.reveal is not None and node.seq < self.reveal.first_seq:
             return None
-        return node.grad_norm
+        return node_grad_norm(node)
 
     def leaf(self, leaf) -> float | None:
         if not self.present:
@@ -166,41 +167,57 @@ class _Gradients:
 
 # --- the DOT ------------------------------------------------------------------------------
 def to_dot(model: GraphModel, *, grads: bool = True, shapes: bool = True, grad_labels: bool = True,
-           title: str | None = None, reveal: Reveal | None = None) -> GraphDrawing:
-    """Build the graphviz drawing of `model`."""
+           title: str | None = None, reveal: Reveal | None = None, ids: str | None = None,
+           legend: bool = True) -> GraphDrawing:
+    """Build the graphviz drawing of `model`.
+
+    ids: a prefix; when given, every node, cluster and edge gets an SVG id (`<prefix><unit uid>`,
+    `<prefix>f<frame index>`, `<prefix>e<link index>`) and no tooltip, for pages that script the
+    drawing. legend=False leaves out the title and legend under the drawing.
+    """
     gradients = _Gradients(model, grads, reveal)
     scale = GradientScale(gradients.all_norms())
-    writer = _Writer(model, gradients, scale, shapes, grad_labels and reveal is None)
-    return writer.drawing(title, reveal)
+    writer = _Writer(model, gradients, scale, shapes, grad_labels and reveal is None, ids)
+    return writer.drawing(title, reveal, legend)
 
 
 class _Writer:
     """Writes one drawing: clusters, nodes, edges, time-order edges and the legend."""
 
     def __init__(self, model: GraphModel, gradients: _Gradients, scale: GradientScale, shapes: bool,
-                 grad_labels: bool) -> None:
+                 grad_labels: bool, ids: str | None = None) -> None:
         self.model, self.gradients, self.scale = model, gradients, scale
+        self.ids = ids
         self.shapes, self.grad_labels = shapes, grad_labels
         self.prefix: dict[str, str] = {}   # unit uid -> labels of clusters folded into it
         frame_of = model.tree.frame_of
         self.hidden_sizes = {id(frame_of(node).outer_step): node.shape[-1]   # to name gate slices
                              for node in model.walk.nodes if node.role == "hidden" and node.shape}
 
-    def drawing(self, title: str | None, reveal: Reveal | None) -> GraphDrawing:
+    def drawing(self, title: str | None, reveal: Reveal | None, legend: bool = True) -> GraphDrawing:
         model = self.model
         graph = GraphDrawing(name="seqgrad", graph_attr={
             "rankdir": "LR", "newrank": "true", "nodesep": "0.18", "ranksep": "0.32", "fontname": FONT,
             "labelloc": "b", "labeljust": "l", "pad": "0.25", "bgcolor": "white", "remincross": "true",
         }, node_attr={"fontname": FONT, "fontsize": "11", "height": "0.3", "margin": "0.07,0.035"},
             edge_attr={"fontname": FONT, "arrowsize": "0.6", "color": PLAIN_EDGE})
-        graph.attr(label=html_label(self.legend(title, reveal)))
+        if legend:
+            graph.attr(label=html_label(self.legend(title, reveal)))
         cluster_graphs = self.clusters()
         frontier = self.frontier(reveal)
         for unit in model.units:
-            cluster_graphs.get(unit.frame.index, graph).node(unit.uid, **self.node_attrs(unit, unit.uid in frontier))
+            attrs = self.node_attrs(unit, unit.uid in frontier)
+            if self.ids is not None:
+                attrs["id"] = self.ids + unit.uid
+                attrs.pop("tooltip", None)
+            cluster_graphs.get(unit.frame.index, graph).node(unit.uid, **attrs)
         self.assemble(graph, cluster_graphs)
-        for link in model.links:
-            graph.edge(link.tail.uid, link.head.uid, **self.edge_attrs(link))
+        for number, link in enumerate(model.links):
+            attrs = self.edge_attrs(link)
+            if self.ids is not None:
+                attrs["id"] = f"{self.ids}e{number}"
+                attrs.pop("tooltip", None)
+            graph.edge(link.tail.uid, link.head.uid, **attrs)
         for tail, head in self.time_edges():
             graph.edge(tail, head, style="invis")
         return graph
@@ -228,8 +245,10 @@ class _Writer:
                 else:
                     self.prefix[own[0].uid] = label
                 continue
-            graphs[frame.index] = graphviz.Digraph(name=f"cluster_{frame.index}",
-                                                   graph_attr=self.cluster_attrs(frame, label))
+            attrs = self.cluster_attrs(frame, label)
+            if self.ids is not None:
+                attrs["id"] = f"{self.ids}f{frame.index}"
+            graphs[frame.index] = graphviz.Digraph(name=f"cluster_{frame.index}", graph_attr=attrs)
         return graphs
 
     def cluster_attrs(self, frame: Frame, label: str) -> dict:

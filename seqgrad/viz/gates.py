@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..autodiff.graph import step_scope, walk
 from ..autodiff.tape import Node
 from ..tensor import Tensor
-from .graph import walk
 
 # Gate names by cell (the name of its step scope) and column block, in PyTorch's gate order.
 GATE_NAMES = {
@@ -37,9 +37,7 @@ def _column_block(index, width: int) -> tuple[int, int] | None:
 
 
 def _cell_name(node: Node) -> str | None:
-    scope = node.scope
-    while scope is not None and "step" not in scope.labels:
-        scope = scope.parent
+    scope = step_scope(node)
     return None if scope is None else scope.name
 
 
