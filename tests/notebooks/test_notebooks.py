@@ -92,3 +92,13 @@ def test_notebook_runs_top_to_bottom(source, tmp_path, kernel_scratch):
     errors = [output for cell in code_cells for output in cell.outputs if output.output_type == "error"]
     assert not errors, errors
     assert (built.read_bytes() if built.exists() else None) == committed, f"running {source.name} rewrote {built.name}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda path: path.stem)
+def test_the_notebooks_exercises_are_in_it(source):
+    """Every exercise seqgrad.exercises files under this notebook's number is checked in its source."""
+    from seqgrad import exercises
+
+    text = source.read_text()
+    missing = [name for name in exercises.names(source.name[:2]) if f'exercises.check("{name}"' not in text]
+    assert not missing, f"{source.name} does not check its exercises {missing}"
