@@ -96,7 +96,8 @@ def show_tape(root):
             else:
                 inputs.append(f"#{edge.seq - first}")
         where = node.scope.describe() if node.scope else ""
-        norm = "" if node.grad_norm is None else f"||dL/d out|| = {node.grad_norm:.4f}"
+        grad_norm = sg.viz.recording.node_grad_norm(node)   # recorded by `with sg.viz.record():`
+        norm = "" if grad_norm is None else f"||dL/d out|| = {grad_norm:.4f}"
         print(f"#{node.seq - first:<3} {node.name:8s} {str(node.shape):8s} <- {', '.join(inputs):14s} "
               f"{where:22s} {norm}")
 
@@ -143,7 +144,8 @@ except sg.ShapeError as error:
 #   \frac{\partial L}{\partial W} = \bar a\, x^\top, \qquad \frac{\partial L}{\partial x} = W^\top \bar a.$$
 
 # %%
-loss.backward()
+with sg.viz.record():   # an observer of this backward pass: keeps ||dL/d out|| of every node, for show_tape
+    loss.backward()
 
 h_np = np.tanh(W.data @ x.data)
 a_bar = 2 * h_np * (1 - h_np**2)
@@ -151,7 +153,7 @@ print("engine dL/dW\n", W.grad)
 print("by hand      \n", np.outer(a_bar, x.data))
 print("engine dL/dx", x.grad, "  by hand", W.data.T @ a_bar)
 print()
-show_tape(loss)   # each node now records the norm of the gradient that passed through it
+show_tape(loss)   # each node now shows the norm of the gradient that passed through it
 
 # %% [markdown]
 # ## Gradients accumulate

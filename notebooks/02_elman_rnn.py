@@ -144,7 +144,8 @@ for t in range(1, 4):
 # the recursion above.
 
 # %%
-loss.backward()
+with sg.viz.record():   # also keep each node's gradient norm, for the drawing below
+    loss.backward()
 
 for t, h in enumerate(hidden_states, start=1):
     print(f"dL/dh_{t}: engine {h.grad}   |engine - hand| = {np.abs(h.grad - dL_dh[t]).max():.1e}")
@@ -153,8 +154,9 @@ for name, param in (("W_ih", W_ih), ("W_hh", W_hh), ("b", b)):
 print("\ndL/dW_hh =\n", W_hh.grad)
 
 # %% [markdown]
-# After backward, the same drawing at the op level shows every primitive with the norm of the
-# gradient that passed through it, coloured on a log scale: the `tanh` of each step, the
+# After backward (run inside `sg.viz.record()`, an observer that keeps gradient norms; a plain
+# backward computes none), the same drawing at the op level shows every primitive with the norm
+# of the gradient that passed through it, coloured on a log scale: the `tanh` of each step, the
 # `matmul` nodes that carry the gradient back to $h_{t-1}$, and the three edges from each
 # shared weight.
 

@@ -128,8 +128,9 @@ plt.show()
 # ## The gradient-flow plot: tanh RNN, LSTM, GRU
 #
 # What reaches step $k$ of a real network is $\partial L / \partial h_k$. `bptt.hidden_grad_norms(loss)`
-# reads $\lVert \partial L / \partial h_k \rVert$ for every step from **one** ordinary backward pass
-# (backward leaves the norm of the gradient on every node it visits). The loss depends on the
+# reads $\lVert \partial L / \partial h_k \rVert$ for every step from **one** ordinary backward pass,
+# run inside `seqgrad.viz.record()` (an observer that keeps the norm of the gradient at every
+# node backward visits; a plain backward computes no norms). The loss depends on the
 # last output only, so everything at distance $T - k$ had to travel back $T - k$ steps.
 #
 # The LSTM's cell state has an additive path, $\partial c_t / \partial c_{t-1} = \operatorname{diag}(f_t)$,
@@ -144,7 +145,8 @@ inputs = sg.Tensor(np.random.default_rng(1).normal(size=(T, B, 4)))
 def gradient_flow(layer):
     output, _ = layer(inputs)
     loss = (output[-1] ** 2).sum()
-    loss.backward()
+    with seqgrad.viz.record():
+        loss.backward()
     return bptt.hidden_grad_norms(loss)
 
 cells = {}

@@ -326,7 +326,8 @@ sg.manual_seed(0)
 tiny = nn.Recurrent(lambda size: PeepholeLSTMCell(size, 2), input_size=2)
 output, (h_n, c_n) = tiny(sg.randn(4, 1, 2))
 loss = (output ** 2).sum()
-loss.backward()
+with sg.viz.record():   # keep gradient norms for the drawing
+    loss.backward()
 sg.viz.draw(loss, level="cell")
 
 # %% [markdown]
@@ -337,7 +338,8 @@ sg.viz.draw(loss, level="cell")
 # %%
 output, _ = tiny(sg.randn(2, 1, 2))
 loss = (output ** 2).sum()
-loss.backward()
+with sg.viz.record():
+    loss.backward()
 sg.viz.draw(loss)
 
 
