@@ -15,6 +15,11 @@ its state forward, so the gradient neither vanishes nor explodes at first.
     python benchmarks/experiments/adding_problem.py                  # four networks, seeds 0 1 2
     python benchmarks/experiments/adding_problem.py --cells lstm rnn --seeds 0 --steps 3000
 
+On a busy machine the runs can be split over processes and joined afterwards:
+
+    python adding_problem.py --cells lstm --seeds 0 --save-as adding_lstm_0   # ... one per part
+    python adding_problem.py --combine adding_lstm_0.json adding_gru.json ... # -> adding_problem.json
+
 Writes adding_problem.png and adding_problem.json beside this file. Takes tens of minutes:
 it is a benchmark, not a test.
 """
@@ -22,6 +27,7 @@ it is a benchmark, not a test.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import statistics
 import time
@@ -65,7 +71,13 @@ def main() -> None:
                         help="Adam's step for the IRNN (an unbounded ReLU state wants a smaller one)")
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--keep-going", action="store_true", help="train the full budget even once solved")
+    parser.add_argument("--save-as", default="adding_problem", help="name of the JSON and figure written")
+    parser.add_argument("--combine", nargs="+", metavar="JSON",
+                        help="train nothing: join the runs of these result files into adding_problem.json")
     args = parser.parse_args()
+    if args.combine:
+        combine([Path(name) for name in args.combine])
+        return
     limit_blas_threads(1)  # small matrices: one BLAS thread is as fast, and robust on a busy machine
 
     task = build_task("adding", args.T)
@@ -92,6 +104,28 @@ def main() -> None:
     summary = {"T": args.T, "hidden": args.hidden, "batch": args.batch, "lr": args.lr, "irnn_lr": args.irnn_lr,
                "seeds": args.seeds, "max_steps": args.steps, "baseline_mse": task.baseline,
                "machine": f"{platform.machine()}, {platform.python_version()}", "results": results}
+    print(table(summary))
+    save(args.save_as, summary, plot)
+
+
+def combine(paths: list[Path]) -> None:
+    """One summary from result files of the same settings (each holding some cells and seeds)."""
+    parts = [json.loads(path.read_text()) for path in paths]
+    settings = ("T", "hidden", "batch", "lr", "irnn_lr", "max_steps")
+    for path, part in zip(paths, parts):
+        different = [key for key in settings if part[key] != parts[0][key]]
+        if different:
+            raise SystemExit(f"{path} was run with other settings ({', '.join(different)}) than {paths[0]}")
+    runs: dict[str, list[dict]] = {}
+    for part in parts:
+        for cell, result in part["results"].items():
+            runs.setdefault(cell, []).extend(result["runs"])
+    order = [cell for cell in LABELS if cell in runs]
+    results = {cell: {"label": LABELS[cell], "runs": sorted(runs[cell], key=lambda run: run["seed"]),
+                      **spread(runs[cell])} for cell in order}
+    summary = {**{key: parts[0][key] for key in (*settings, "baseline_mse", "machine")},
+               "seeds": sorted({run["seed"] for cell_runs in runs.values() for run in cell_runs}),
+               "results": results}
     print(table(summary))
     save("adding_problem", summary, plot)
 
