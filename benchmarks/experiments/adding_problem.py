@@ -142,23 +142,23 @@ def spread(runs: list[dict]) -> dict:
 
 
 def table(summary: dict) -> str:
-    """The markdown table of benchmarks/experiments/README.md."""
-    lines = ["| network | solved (MSE < 0.01) | solved at batch | final test MSE: median (range) | s / 100 batches |",
-             "|---|---:|---:|---:|---:|"]
+    """The markdown table of benchmarks/experiments/README.md (no times: runs split over processes on a busy
+    machine see different loads; gru_vs_lstm.py measures speed)."""
+    lines = ["| network | solved (MSE < 0.01) | solved at batch | final test MSE: median (range) |",
+             "|---|---:|---:|---:|"]
     for result in summary["results"].values():
         steps = result["solved_steps"]
         when = "–" if steps is None else (f"{steps[0]:,}" if steps[0] == steps[1] else f"{steps[0]:,}–{steps[1]:,}")
         low, high = result["final_mse_range"]
         lines.append(f"| {result['label']} | {result['solved']} of {result['of']} | {when} | "
-                     f"{result['final_mse_median']:.4f} ({low:.4f}–{high:.4f}) | "
-                     f"{result['seconds_per_100_steps']:.1f} |")
+                     f"{result['final_mse_median']:.4f} ({low:.4f}–{high:.4f}) |")
     return "\n".join(lines)
 
 
 def plot(summary: dict, path: Path) -> None:
     plt = pyplot()
 
-    figure, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
+    figure, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
     for cell, result in summary["results"].items():
         for index, run in enumerate(result["runs"]):
             ax.plot(run["eval_steps"], run["eval_mse"], color=COLOURS[cell], alpha=0.8, linewidth=1.2,
@@ -172,7 +172,7 @@ def plot(summary: dict, path: Path) -> None:
     ax.set_title(f"Adding problem, T = {summary['T']}, hidden {summary['hidden']}, batch {summary['batch']}, "
                  f"seeds {', '.join(map(str, summary['seeds']))} (one line each)")
     ax.grid(True, alpha=0.3)
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.savefig(path, dpi=110)
     plt.close(figure)
 
