@@ -45,7 +45,8 @@
   }
   function initialBox(name, whole) {
     const svg = svgOf(name);
-    const [x, y, w, h] = svg.getAttribute("viewBox").split(/[ ,]+/).map(Number);
+    if (!svg.dataset.whole) svg.dataset.whole = svg.getAttribute("viewBox");   // Graphviz's: the whole drawing
+    const [x, y, w, h] = svg.dataset.whole.split(/[ ,]+/).map(Number);
     const size = container();
     const fit = Math.min(size.w / w, size.h / h);
     const full = { x, y, w, h };
