@@ -181,6 +181,11 @@ def to_dot(model: GraphModel, *, grads: bool = True, shapes: bool = True, grad_l
     return writer.drawing(title, reveal, legend)
 
 
+def gradient_scale(model: GraphModel, grads: bool = True) -> GradientScale:
+    """The colour scale `to_dot` colours `model` with (for a legend drawn elsewhere)."""
+    return GradientScale(_Gradients(model, grads, None).all_norms())
+
+
 class _Writer:
     """Writes one drawing: clusters, nodes, edges, time-order edges and the legend."""
 

@@ -31,7 +31,7 @@ from ..autodiff.observe import on_backward
 from ..autodiff.tape import Node
 from ..nn.module import Parameter
 from ..tensor import Tensor
-from .dot import to_dot
+from .dot import gradient_scale, to_dot
 from .graph import LEVELS, GraphModel, Unit, build
 from .heat import NON_FINITE_COLOUR, ZERO_COLOUR, GradientScale, format_norm
 from .recording import node_grad_norm, record
@@ -198,14 +198,16 @@ def _page_content(loss: Tensor, graph: Walk, values: dict, terms,
         "notes": notes,
     }
     svgs = {}
-    all_norms: list[float] = []
     for name, model in models.items():
-        drawing = to_dot(model, ids=f"{name}-", legend=False)
+        drawing = to_dot(model, ids=f"{name}_", legend=False)
         svgs[name] = _clean_svg(render_bytes(drawing, "svg").decode("utf-8"))
-        data["levels"][name] = _level_data(name, model, values, stage_of, param_keys)
-        all_norms.extend(unit["grad"] for unit in data["levels"][name]["units"].values()
-                         if isinstance(unit.get("grad"), float))
-    data["legend"] = _legend_data(GradientScale(all_norms))
+        level = data["levels"][name] = _level_data(name, model, values, stage_of, param_keys)
+        # A scope holding one thing is drawn as that thing, not as a box: only boxes that exist.
+        level["clusters"] = {key: value for key, value in level["clusters"].items() if f'id="{key}"' in svgs[name]}
+        for key, ids in level["steps"].items():
+            level["steps"][key] = [element_id for element_id in ids
+                                   if element_id in level["units"] or element_id in level["clusters"]]
+        level["legend"] = _legend_data(gradient_scale(model))
     return data, svgs
 
 
@@ -276,7 +278,7 @@ def _scope_of(unit: Unit) -> dict:
 
 def _level_data(level: str, model: GraphModel, values: dict, stage_of: dict[int, int],
                 param_keys: dict[int, str]) -> dict:
-    prefix = f"{level}-"
+    prefix = f"{level}_"
     units: dict[str, dict] = {}
     step_elements: dict[str, list[str]] = {}
     leaf_users = model.walk.leaf_consumers

@@ -214,9 +214,9 @@ def test_screenshots(browser, tmp_path_factory):
     _set_frame(browser, 9)
     unit_id = next(unit_id for unit_id, unit in data["levels"]["cell"]["units"].items()
                    if unit["kind"] == "group" and unit["scope"].get("step") == "15")
-    browser.execute_script("const r = document.getElementById(arguments[0]).getBoundingClientRect();"
-                           "document.getElementById(arguments[0]).querySelector('text').dispatchEvent(new MouseEvent("
-                           "'mouseover', {bubbles: true, clientX: r.x + r.width / 2, clientY: r.y + r.height}))", unit_id)
+    browser.execute_script("const node = document.getElementById(arguments[0]), r = node.getBoundingClientRect();"
+                           "node.querySelector('text').dispatchEvent(new MouseEvent('mouseover', "
+                           "{bubbles: true, clientX: r.x + r.width / 2, clientY: r.y + r.height}))", unit_id)
     assert browser.save_screenshot(str(folder / "explorer.png"))
     browser.find_element("css selector", ".levels button[data-level='op']").click()
     _set_frame(browser, 6)

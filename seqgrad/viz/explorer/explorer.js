@@ -375,7 +375,7 @@
 
   // --- legend -----------------------------------------------------------------------------------
   function drawLegend() {
-    const legend = data.legend;
+    const legend = level().legend;
     const bar = el("div", { class: "bar" }, ...legend.swatches.map((colour) => el("span", { style: `background: ${colour}` })));
     const ticks = el("div", { class: "ticks" }, ...legend.ticks.map(([position, text]) =>
       el("span", { style: `left: ${position * 100}%` }, text)));
@@ -401,13 +401,13 @@
     $("note").textContent = data.notes[name] || "";
     applyFrame();
     applySearch();
+    drawLegend();
     document.body.dataset.level = name;
   }
   document.querySelectorAll(".levels button").forEach((button) => {
     button.addEventListener("click", () => showLevel(button.dataset.level));
   });
 
-  drawLegend();
   drawPlot();
   showLevel(state.level);
   const firstWeight = Object.entries(level().units).find(([, unit]) => unit.param && /weight_hh/.test(unit.title)) ||
