@@ -17,7 +17,7 @@ from ..autodiff.tape import Node
 from .gates import gate_name
 from .graph import ROLE_SYMBOLS, Frame, GraphModel, Link, Unit, has_gradients, leaf_grad_norm
 from .heat import NON_FINITE_COLOUR, ZERO_COLOUR, GradientScale, format_norm
-from .recording import node_grad_norm
+from .recording import edge_grad_norm, node_grad_norm
 from .render import GraphDrawing
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -141,12 +141,27 @@ class _Gradients:
         norms = [norm for norm in map(self.node, states) if norm is not None]
         return (min(norms), max(norms)) if norms else None
 
-    def source(self, source) -> float | None:
-        return self.node(source) if type(source) is Node else self.leaf(source)
-
     def link(self, link: Link) -> float | None:
-        norms = [norm for norm in map(self.source, link.sources) if norm is not None]
+        """The gradient the edge carries back: ||what each use in the head sent to the tail||
+        (the largest, when the edge stands for several uses), not the tail's total gradient."""
+        if not self.present:
+            return None
+        norms = []
+        for source in link.sources:
+            for user, position in self._uses(source, link.head):
+                if self.reveal is not None and user.seq < self.reveal.first_seq:
+                    continue  # not processed yet: nothing sent along this use
+                norm = edge_grad_norm(user, position)
+                if norm is not None:
+                    norms.append(norm)
         return max(norms) if norms else None
+
+    def _uses(self, source, head: Unit) -> list[tuple[Node, int]]:
+        """(consumer, input position) of every use of `source` by an op drawn in `head`."""
+        walk, unit_of = self.model.walk, self.model.unit_of
+        users = walk.consumers.get(source.seq, ()) if type(source) is Node else walk.leaf_consumers.get(id(source), ())
+        return [(user, position) for user in users if unit_of.get(user.seq) is head
+                for position, edge in enumerate(user.edges) if edge is source]
 
     def all_norms(self) -> list[float]:
         """Every norm a fully revealed drawing shows: the scale is fixed across replay frames."""
@@ -327,7 +342,7 @@ class _Writer:
             if node.role is not None:
                 step = self.model.tree.frame_of(node).outer_step
                 symbol = html_text(ROLE_SYMBOLS.get(node.role, node.role))
-                subscript = f"<SUB>{html_text(step.step)}</SUB>" if step is not None else ""
+                subscript = f"<SUB>{html_text(_state_index(step.step))}</SUB>" if step is not None else ""
                 name = f"{symbol}{subscript} = {name}"
             if node.name == "getitem" and "index" in node.params:
                 name += " " + html_text(_index_text(node.params["index"]))
@@ -464,7 +479,7 @@ class _Writer:
         rows = [f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="14"><B>{html_text(title or self.default_title())}'
                 "</B></FONT></TD></TR>"]
         if self.gradients.present and not self.scale.empty:
-            rows.append('<TR><TD ALIGN="LEFT">gradient ‖∂L/∂·‖ of each node (edges: of their source), '
+            rows.append('<TR><TD ALIGN="LEFT">gradient ‖∂L/∂·‖ of each node (edges: the gradient each one carries back), '
                         "log scale: colour and line width</TD></TR>")
             rows.append(f'<TR><TD ALIGN="LEFT">{self.colour_bar()}</TD></TR>')
         elif self.gradients.present:
@@ -485,8 +500,9 @@ class _Writer:
         model = self.model
         roots = ", ".join(sorted({node.name for node in model.walk.nodes[-1:]}))
         parts = [f"graph of {roots}", f"level {model.level}", f"{len(model.walk.nodes):,} ops"]
-        if model.step_count:
-            parts.append(f"{model.step_count:,} time steps")
+        if model.step_count:  # the longest sequence's steps: a bidirectional layer's two directions share them
+            length = max(len(model.tree.ordered_steps(context)) for context, _ in model.time_order)
+            parts.append(f"{length:,} time steps")
         if model.elided_steps:
             parts.append(f"{model.elided_steps:,} elided")
         return "seqgrad · " + " · ".join(parts)
@@ -519,6 +535,12 @@ class _Writer:
         if self.gradients.present:
             parts.append("dashed border: no gradient reached it")
         return "   ·   ".join(parts)
+
+
+def _state_index(step):
+    """The state a step makes, counted from 1: step t (0-based, x_t read) makes h_{t+1}; h_0 is the
+    initial state, as in the equations (and h_1 … h_T for T steps)."""
+    return step + 1 if isinstance(step, int) and not isinstance(step, bool) else step
 
 
 def _join(prefix: str | None, label: str) -> str:
