@@ -26,6 +26,8 @@ from .lazy_grads import (
     summed_to,
 )
 from .observe import Observers
+from .saved import check as check_saved
+from .saved import hand_back
 from .tape import RECORDING, Node, describe_scope, enable_grad, gc_paused, no_grad
 
 FREED_MESSAGE = (
@@ -94,8 +96,10 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc, observers: Observers | No
             grad, node.grad = node.grad, None
             if type(grad) is not ndarray:  # lazy, or several: made dense once, here
                 grad = make_dense(grad, node)
-            if node.freed:
+            if node.freed and (node.op.save_inputs or node.op.save_output):
                 raise RuntimeError(FREED_MESSAGE.format(op=node.op.name, scope=describe_scope(node.scope)))
+            if node.stamps is not None:  # a user array it saved: unchanged since the forward?
+                check_saved(node)
             if node.retained is not None:
                 owner = node.retained()
                 if owner is not None:
@@ -129,9 +133,11 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc, observers: Observers | No
                         to_leaf(edge, edge_grad)
                 except ShapeMismatch as mismatch:
                     raise _shape_error(node, position, mismatch) from None
-            if not retain_graph and (node.xs is not None or node.out is not None):
-                node.xs = node.out = None
+            if not retain_graph:
+                node.xs = node.out = node.stamps = None  # dropping the stamps unlocks the user's arrays
                 node.freed = True
+                if node.handed_out is not None:
+                    hand_back(node)
         acc.finish()
     finally:
         for _, pending in heap:  # an error mid-way must not leave stale gradients
