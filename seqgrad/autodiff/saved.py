@@ -17,81 +17,74 @@ compute the gradient of a different function. seqgrad guards the two kinds of sa
   the array read-only, so an edit is refused at the write (numpy's message: "assignment
   destination is read-only"). After backward they are ordinary arrays again.
 
-The forward pays for this only on ops that save a leaf's or a constant's array (a dict look-up
-and a flag per array); see benchmarks/RESULTS.md.
+The forward pays for this only on ops that save a leaf's or a constant's array: a dict look-up
+per such array, and a flag when the array is first locked (once per array, not per use).
 """
 
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 
 from .tape import Node, describe_scope
 
-_locked: dict[int, Stamp] = {}   # id(array) -> the stamp of a user array locked while saved
+_locked: dict[int, weakref.ref] = {}   # id(array) -> the stamp locking it, while some node holds that stamp
 
 
 class Stamp:
-    """One locked period of a user array saved by live nodes: how many nodes still need it, and,
-    once `tensor.data` unlocked it for the user, a copy of the values the graph saw."""
+    """One period during which a user array is locked because live nodes saved it. The nodes
+    hold the stamp; when the last of them drops it (backward used it, or the graph was freed),
+    the array is unlocked. If `tensor.data` unlocks it earlier, `seen` keeps the values the
+    nodes saw."""
 
-    __slots__ = ("array", "live", "seen")
+    __slots__ = ("array", "seen", "__weakref__")
 
     def __init__(self, array: np.ndarray) -> None:
         self.array = array
-        self.live = 0
-        self.seen: np.ndarray | None = None   # set when unlocked while nodes still need it
-
-
-class UserArrays:
-    """The stamps of one node's saved user arrays. Released when the node drops its saved arrays:
-    by backward, or when the node itself is freed (a graph dropped without backward)."""
-
-    __slots__ = ("stamps",)
-
-    def __init__(self, stamps: list[Stamp]) -> None:
-        self.stamps = stamps
+        self.seen: np.ndarray | None = None
 
     def __del__(self) -> None:
         try:
-            for stamp in self.stamps:
-                stamp.live -= 1
-                if stamp.live == 0 and _locked.get(id(stamp.array)) is stamp:
-                    del _locked[id(stamp.array)]
-                    _writable(stamp.array)
+            ref = _locked.get(id(self.array))
+            if ref is not None and ref() in (None, self):  # still this stamp's lock, not a later one
+                del _locked[id(self.array)]
+                _writable(self.array)
         except Exception:  # noqa: BLE001, S110  (interpreter shutdown: module globals already gone)
             pass
 
 
-def lock_user_arrays(saved: tuple, edges: tuple) -> UserArrays | None:
-    """Lock the saved arrays that belong to leaves or constants; what the node keeps."""
+def lock_user_arrays(saved: tuple, edges: tuple) -> tuple | None:
+    """Lock the saved arrays that belong to leaves or constants; the stamps the node keeps."""
     stamps = []
     for array, edge in zip(saved, edges):
         if array is None or type(edge) is Node or type(array) is not np.ndarray:
             continue
-        stamp = _locked.get(id(array))
+        ref = _locked.get(id(array))
+        stamp = None if ref is None else ref()
         if stamp is None:
             if not array.flags.writeable:  # read-only already (a broadcast view, a user's choice)
                 continue
             array.setflags(write=False)
-            stamp = _locked[id(array)] = Stamp(array)
-        stamp.live += 1
+            stamp = Stamp(array)
+            _locked[id(array)] = weakref.ref(stamp)
         stamps.append(stamp)
-    return UserArrays(stamps) if stamps else None
+    return tuple(stamps) if stamps else None
 
 
 def unlock(array: np.ndarray) -> None:
     """`tensor.data` is being handed out: make its array writable again, remembering the values
     the live graphs saw (backward compares against them)."""
-    stamp = _locked.pop(id(array), None)
-    if stamp is None:
-        return
-    stamp.seen = array.copy()
+    ref = _locked.pop(id(array), None)
+    stamp = None if ref is None else ref()
+    if stamp is not None:
+        stamp.seen = array.copy()
     _writable(array)
 
 
 def check(node: Node) -> None:
     """Before node's rule runs: raise if a user array it saved changed since the forward."""
-    for stamp in node.stamps.stamps:
+    for stamp in node.stamps:
         seen = stamp.seen
         if seen is None:
             continue  # locked since it was saved: unchanged
