@@ -95,6 +95,10 @@ def check(node: Node) -> None:
                 f"place after the forward (a {_kind(node, stamp)} of shape {array.shape}); backward would give a "
                 "wrong gradient. Edit it after backward (or before the forward), or assign a new array instead "
                 "(p.data = p.data - lr * p.grad), then run the forward again")
+        if id(array) not in _locked:  # unchanged: lock it again, so its other uses need no comparison
+            array.setflags(write=False)
+            _locked[id(array)] = weakref.ref(stamp)
+            stamp.seen = None
 
 
 def data_of_tensor(tensor) -> np.ndarray:

@@ -47,6 +47,18 @@ def test_reading_data_or_writing_the_same_values_is_not_an_edit():
     np.testing.assert_array_equal(b.grad, [1.0, np.nan])
 
 
+def test_a_weight_read_between_forward_and_backward_is_compared_once_and_locked_again():
+    sg.manual_seed(0)
+    rnn = nn.RNN(2, 3, dtype=np.float64)
+    output, _ = rnn(sg.randn(5, 1, 2, dtype=np.float64))
+    loss = (output ** 2).sum()
+    weight = rnn.weight_hh_l0.data       # unlocked for the user, the graph's values kept aside
+    assert weight.flags.writeable
+    loss.backward()                      # unchanged: no error; relocked until the last step used it
+    assert weight.flags.writeable        # and the user's again afterwards
+    weight[0, 0] = 1.0
+
+
 def test_a_scaled_lstm_weight_is_named_with_its_layer_and_step():
     sg.manual_seed(0)
     lstm = nn.LSTM(2, 3, dtype=np.float64)
