@@ -86,8 +86,8 @@ def mark_state(tensor, role: str) -> None:
     """Name `tensor` as a recurrent state ("hidden", "cell", ...) for whoever reads the graph:
     drawings group and label it, `bptt.hidden_grad_norms` measures it. A tensor without a
     recorded op (a leaf, or made under no_grad) has nothing to mark and is left alone."""
-    if not isinstance(role, str) or not role:
-        raise TypeError(f"mark_state: role must be a non-empty string such as 'hidden', got {role!r}")
+    if not isinstance(role, str):
+        raise TypeError(f"mark_state: role must be a string such as 'hidden', got {role!r}")
     node = getattr(tensor, "node", None)
     if node is not None:
         node.role = role

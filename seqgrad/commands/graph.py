@@ -66,7 +66,7 @@ def build_loss(cell: str, steps: int, layers: int = 1, input_size: int = 2, hidd
 
 def run(args) -> int:
     from seqgrad.cli import UsageError
-    from seqgrad.viz import draw, render
+    from seqgrad.viz import draw, record, render
 
     for name in ("steps", "layers", "input_size", "hidden_size", "batch"):
         if getattr(args, name) < 1:
@@ -78,7 +78,8 @@ def run(args) -> int:
     loss = build_loss(args.cell, args.steps, args.layers, args.input_size, args.hidden_size, args.batch,
                       args.bidirectional, args.seed)
     if args.backward:
-        loss.backward()
+        with record():
+            loss.backward()
     drawing = draw(loss, level=args.level, steps=tuple(args.keep) if args.keep else None,
                    shapes=not args.no_shapes, title=args.title)
     if args.output is None:

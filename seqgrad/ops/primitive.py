@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..autodiff.saved import lock_user_arrays
 from ..autodiff.tape import RECORDING, Node, describe_scope
 from ..dtypes import get_default_dtype
 from ..errors import ShapeError
@@ -112,13 +113,23 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
     the inputs, and the recording work only when something requires grad.
     """
     arrays, edges, needs = [], [], []
+    user_arrays = False  # a leaf's or a constant's array among the inputs (autodiff/saved.py)
     for value in inputs:
         if isinstance(value, Tensor):
-            arrays.append(value.data)
-            edges.append(value.node or value)
+            arrays.append(value._data)
+            node = value.node
+            if node is None:
+                user_arrays = True
+                edges.append(value)
+            else:
+                edges.append(node)
             needs.append(value.requires_grad)
         else:
-            arrays.append(value if type(value) in _PLAIN_OPERANDS else as_operand(value, op.name))
+            if type(value) is not np.ndarray:
+                value = value if type(value) in _PLAIN_OPERANDS else as_operand(value, op.name)
+            else:
+                user_arrays = True
+            arrays.append(value)
             edges.append(None)
             needs.append(False)
     requires_grad = True in needs
@@ -144,17 +155,21 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
                 result.detached_from = value.detached_from
                 break
         return result
-    return Tensor.wrap(out, requires_grad=True, node=Node(
+    saved = _saved_inputs(op.save_inputs, arrays, needs)
+    node = Node(
         op,
         tuple(edges),
-        _saved_inputs(op.save_inputs, arrays, needs),
+        saved,
         out if op.save_output else None,
         tuple([array.shape if type(array) is np.ndarray else np.shape(array) for array in arrays])
         if op.save_shapes else None,
         params or NO_PARAMS,
         tuple(needs),
         out.shape, out.dtype,
-    ))
+    )
+    if user_arrays and saved is not None:  # lock them, so an in-place edit cannot go unseen
+        node.stamps = lock_user_arrays(saved, node.edges)
+    return Tensor.wrap(out, requires_grad=True, node=node)
 
 
 def _saved_inputs(which, arrays: list, needs: list) -> tuple | None:

@@ -485,9 +485,9 @@ class _Writer:
         elif self.gradients.present:
             rows.append('<TR><TD ALIGN="LEFT">every gradient on this graph is zero or not finite</TD></TR>')
         else:
-            rows.append('<TR><TD ALIGN="LEFT"><FONT COLOR="#8a1c1c"><I>No gradients yet: nothing has been '
-                        "backpropagated through this graph. Call loss.backward() and draw again to colour it by "
-                        "‖∂L/∂·‖.</I></FONT></TD></TR>")
+            rows.append('<TR><TD ALIGN="LEFT"><FONT COLOR="#8a1c1c"><I>No gradients yet: no recorded backward '
+                        "has reached this graph. Run it inside `with seqgrad.viz.record(): loss.backward()` and "
+                        "draw again to colour it by ‖∂L/∂·‖.</I></FONT></TD></TR>")
         rows.append(f'<TR><TD ALIGN="LEFT">{_small(html_text(self.key_text()), "#404040")}</TD></TR>')
         if reveal is not None:
             # A fixed-size cell: every frame keeps the same layout whatever its caption says.
