@@ -427,7 +427,7 @@ class _Writer:
         attrs["color"] = colour
         attrs["penwidth"] = f"{width:.2f}"
         if line is not None:
-            attrs["tooltip"] = plain_text(f"||dL/d(source)|| = {format_norm(norm)}")
+            attrs["tooltip"] = plain_text(f"gradient carried back along this edge: ||g|| = {format_norm(norm)}")
         return attrs
 
     def time_edges(self) -> list[tuple[str, str]]:
@@ -479,7 +479,7 @@ class _Writer:
         rows = [f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="14"><B>{html_text(title or self.default_title())}'
                 "</B></FONT></TD></TR>"]
         if self.gradients.present and not self.scale.empty:
-            rows.append('<TR><TD ALIGN="LEFT">gradient ‖∂L/∂·‖ of each node (edges: the gradient each one carries back), '
+            rows.append('<TR><TD ALIGN="LEFT">gradient ‖∂L/∂·‖ of each node (edges: the gradient each carries back), '
                         "log scale: colour and line width</TD></TR>")
             rows.append(f'<TR><TD ALIGN="LEFT">{self.colour_bar()}</TD></TR>')
         elif self.gradients.present:
