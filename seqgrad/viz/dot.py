@@ -405,6 +405,11 @@ class _Writer:
 
     # -- edges --
     def edge_attrs(self, link: Link) -> dict:
+        if link.via is not None:  # a weight's use at one step through the projection before the steps
+            return {"style": "dashed", "color": PARAMETER_EDGE, "penwidth": "0.8", "constraint": "false",
+                    "arrowhead": "onormal",
+                    "tooltip": plain_text(f"{link.tail.title}: this step's slice of {link.via.title} "
+                                          "(one op for all steps before the loop)")}
         attrs: dict[str, str] = {}
         tail_kind = link.tail.kind
         norm = self.gradients.link(link)
@@ -528,6 +533,8 @@ class _Writer:
             parts.append("thick edge: hidden-state path")
         if "cell" in roles:
             parts.append("double edge: cell-state path")
+        if any(link.via is not None for link in self.model.links):
+            parts.append("dashed blue arrow: a weight's slice used at that step (one projection for all steps)")
         if "cut" in kinds:
             parts.append("✂ dashed: detach() cut, no gradient flows back")
         if "elided" in kinds:

@@ -345,6 +345,8 @@ def _level_data(level: str, model: GraphModel, values: dict, stage_of: dict[int,
     edges = {}
     for number, link in enumerate(model.links):
         heads = [user for source in link.sources for user in _users_in(model, source, link.head)]
+        if not heads:  # a weight's slice drawn into a step: lit when backward reaches that step
+            heads = link.head.nodes
         edges[f"{prefix}e{number}"] = min((stage_of[user.seq] for user in heads), default=0)
     return {"units": units, "clusters": clusters, "edges": edges, "steps": step_elements}
 

@@ -261,6 +261,8 @@ class Link:
     sources: list = field(default_factory=list)   # the Nodes or leaf Tensors it stands for
     recurrent: bool = False           # between two time steps of one sequence
     against_time: bool = False        # from a later step to an earlier one (backward direction)
+    via: Unit | None = None           # a parameter's use by a step through an op before the steps
+                                      # (step t's slice of the one input projection x W_ihᵀ)
 
 
 @dataclass(eq=False)
@@ -528,7 +530,37 @@ class _Builder:
                         link.against_time = tail.time > head.time
                 if not link.sources or link.sources[-1] is not edge:
                     link.sources.append(edge)
-        return list(links.values())
+        return list(links.values()) + self._slice_links(leaf_units)
+
+    def _slice_links(self, leaf_units: dict[int, Unit]) -> list[Link]:
+        """Parameters every step uses through one op before the steps (the input projection
+        x W_ihᵀ + b for all steps in one matmul): an edge from the parameter to each step that
+        reads its slice, so W_ih fans out over time like W_hh. Followed through ops outside the
+        steps only; a parameter also used inside a step (W_hh) has its own edges already."""
+        frame_of, unit_of, consumers = self.tree.frame_of, self.unit_of, self.graph.consumers
+        links: list[Link] = []
+        for leaf in self.graph.leaves:
+            unit = leaf_units[id(leaf)]
+            users = self.graph.leaf_consumers[id(leaf)]
+            if (unit.kind != "parameter" or leaf.ndim < 2     # weights: a bias's fan would only repeat it
+                    or any(frame_of(user).outer_step is not None for user in users)):
+                continue
+            via = unit_of[users[0].seq]
+            heads: dict[str, Unit] = {}
+            stack, seen = list(users), {user.seq for user in users}
+            while stack:
+                node = stack.pop()
+                for user in consumers.get(node.seq, ()):
+                    if frame_of(user).outer_step is not None:
+                        head = unit_of[user.seq]
+                        if head.kind != "elided" and head is not via:
+                            heads.setdefault(head.uid, head)
+                    elif user.seq not in seen:
+                        seen.add(user.seq)
+                        stack.append(user)
+            if len(heads) > 1:
+                links.extend(Link(unit, head, None, via=via) for head in heads.values())
+        return links
 
 
 def _common_frame(frames: list[Frame]) -> Frame:
