@@ -30,4 +30,20 @@ with tempfile.TemporaryDirectory() as folder:
     files = replay(loss, folder, level="cell", title="Backward replay: LSTM, 4 steps, loss on the last output")
     shutil.copy(files.gif, "replay_lstm_cell.gif")
 print("wrote replay_lstm_cell.gif")
+
+# Truncated BPTT: the second window starts from the first one's final state, detached.
+from seqgrad.bptt import detach_state
+sg.manual_seed(0)
+rnn, head = nn.RNN(2, 3), nn.Linear(3, 1)
+inputs = sg.randn(8, 1, 2)
+_, state = rnn(inputs[:4])                              # window 1: steps 0-3, its graph is left behind
+output, _ = rnn(inputs[4:], detach_state(state))        # window 2 starts from a cut
+with sg.scope("readout"):
+    loss = (head(output[-1]) ** 2).sum()
+with sg.viz.record():
+    loss.backward()
+sg.viz.render(sg.viz.draw(loss, level="op", title="Truncated BPTT, second window of 4 steps: it starts from the "
+                                                 "first window's h, detached (the cut); no gradient crosses it"),
+              "truncated_cut.svg")
+print("wrote truncated_cut.svg")
 PYTHON

@@ -392,6 +392,8 @@
 
   // --- levels --------------------------------------------------------------------------------------
   function showLevel(name) {
+    tip.hidden = true;           // what the tooltip and highlights pointed at belongs to the other drawing
+    highlightStep(undefined);
     state.level = name;
     for (const [key, view] of Object.entries(views)) view.hidden = key !== name;
     document.querySelectorAll(".levels button").forEach((button) => {
