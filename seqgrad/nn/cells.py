@@ -95,7 +95,8 @@ class Cell(Module):
                     raise ShapeError(f"{type(self).__name__}: {name} state must have shape {expected} for an "
                                      f"input batch of {x.shape[0]}, got {value.shape}")
         projected = self.project_inputs(x.reshape(1, *x.shape))[0]
-        _, new_state = self.step(projected, state)
+        output, new_state = self.step(projected, state)
+        new_state = check_step_result(self, output, new_state, x.shape[0])
         if unbatched:
             new_state = tuple(s.reshape(s.shape[1]) for s in new_state)
         return new_state if len(new_state) > 1 else new_state[0]
@@ -104,6 +105,28 @@ class Cell(Module):
         first = next(self.parameters(), None)
         return first.dtype if first is not None else get_default_dtype()
 
+
+
+def check_step_result(cell: Cell, output, new_state, batch: int) -> tuple:
+    """The cell contract: `step` returns (output, new_state) with output and every state component
+    a (B, hidden_size) Tensor, one per name in `state_names`. Returns new_state as a tuple."""
+    name = type(cell).__name__
+    expected = (batch, cell.hidden_size)
+    names = ", ".join(cell.state_names)
+    if not isinstance(new_state, (tuple, list)):
+        raise TypeError(f"{name}.step must return (output, new_state) with new_state a tuple of "
+                        f"{len(cell.state_names)} Tensor(s) ({names}); got {type(new_state).__name__} "
+                        "as the state (write `return hidden, (hidden,)`)")
+    if len(new_state) != len(cell.state_names):
+        raise ValueError(f"{name}.step returned {len(new_state)} state component(s) but state_names declares "
+                         f"{len(cell.state_names)} ({names})")
+    for what, value in [("output", output)] + [(f"{n} state", v) for n, v in zip(cell.state_names, new_state)]:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}.step: {what} must be a Tensor of shape {expected}, got {type(value).__name__}")
+        if value.shape != expected:
+            raise ShapeError(f"{name}.step: {what} must have shape (batch, hidden_size) = {expected}, "
+                             f"got {value.shape}")
+    return tuple(new_state)
 
 class GatedCell(Cell):
     """A cell with PyTorch's four parameters: weight_ih (G·H, D), weight_hh (G·H, H),

@@ -17,7 +17,7 @@ from .. import ops
 from ..autodiff.tape import gc_paused, scope
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .cells import Cell, GRUCell, LSTMCell, RNNCell
+from .cells import Cell, GRUCell, LSTMCell, RNNCell, check_step_result
 from .functional import dropout, dropout_mask
 from .module import Module, Parameter
 
@@ -267,28 +267,6 @@ def projected_steps(cell: Cell, inputs: Tensor, reverse: bool) -> Iterator[tuple
             projected = cell.project_inputs(
                 inputs if steps <= PROJECTION_STEPS else inputs[start:start + PROJECTION_STEPS])
         yield t, projected[t - start]
-
-
-def check_step_result(cell: Cell, output, new_state, batch: int) -> tuple:
-    """The cell contract: `step` returns (output, new_state) with output and every state component
-    a (B, hidden_size) Tensor, one per name in `state_names`. Returns new_state as a tuple."""
-    name = type(cell).__name__
-    expected = (batch, cell.hidden_size)
-    names = ", ".join(cell.state_names)
-    if not isinstance(new_state, (tuple, list)):
-        raise TypeError(f"{name}.step must return (output, new_state) with new_state a tuple of "
-                        f"{len(cell.state_names)} Tensor(s) ({names}); got {type(new_state).__name__} "
-                        "as the state (write `return hidden, (hidden,)`)")
-    if len(new_state) != len(cell.state_names):
-        raise ValueError(f"{name}.step returned {len(new_state)} state component(s) but state_names declares "
-                         f"{len(cell.state_names)} ({names})")
-    for what, value in [("output", output)] + [(f"{n} state", v) for n, v in zip(cell.state_names, new_state)]:
-        if not isinstance(value, Tensor):
-            raise TypeError(f"{name}.step: {what} must be a Tensor of shape {expected}, got {type(value).__name__}")
-        if value.shape != expected:
-            raise ShapeError(f"{name}.step: {what} must have shape (batch, hidden_size) = {expected}, "
-                             f"got {value.shape}")
-    return tuple(new_state)
 
 
 class RNN(Recurrent):

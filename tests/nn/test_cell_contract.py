@@ -42,6 +42,8 @@ def test_a_step_that_breaks_the_contract_is_named_with_expected_and_got(result, 
         _run(result)
     with pytest.raises(error, match=message):  # the backward direction checks its first step too
         _run(result, bidirectional=True)
+    with pytest.raises(error, match=message):  # and so does the single-step call, PyTorch's cell(x, h)
+        Configurable(3, 4, result)(sg.Tensor(np.ones((2, 3))))
 
 
 def test_a_step_returning_a_list_state_is_accepted():

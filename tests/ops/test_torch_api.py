@@ -178,3 +178,4 @@ def test_shape_helper_errors_name_what_came():
         sg.einsum("ii->", sg.zeros(3, 3))
     with pytest.raises(sg.ShapeError, match=r"operand 1 has shape \(3,\) but 'jk' names 2 axes"):
         sg.einsum("ij,jk->ik", x, sg.zeros(3))
+
