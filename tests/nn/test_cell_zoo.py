@@ -167,3 +167,15 @@ def test_cells_train_a_little():
             optimizer.step()
             losses.append(loss.item())
         assert losses[-1] < 0.5 * losses[0], f"{cell_type.__name__}: {losses[0]:.3f} -> {losses[-1]:.3f}"
+
+
+@pytest.mark.parametrize("cell_type, expected", [
+    (zoo.CIFGLSTMCell, {"forget", "candidate", "output"}),
+    (zoo.LayerNormLSTMCell, {"input", "forget", "candidate", "output"}),
+    (zoo.MinGRUCell, {"update"}),
+], ids=["CIFG", "LayerNormLSTM", "minGRU"])
+def test_gate_histograms_use_the_declared_gate_names(cell_type, expected):
+    output, _ = _layer(cell_type)(sg.Tensor(np.ones((3, 2, FEATURES))))
+    activations = sg.viz.gate_activations(output)
+    assert set(activations) == expected
+    assert all(values.size == 3 * 2 * HIDDEN for values in activations.values())
