@@ -106,7 +106,6 @@ class Cell(Module):
         return first.dtype if first is not None else get_default_dtype()
 
 
-
 def check_step_result(cell: Cell, output, new_state, batch: int) -> tuple:
     """The cell contract: `step` returns (output, new_state) with output and every state component
     a (B, hidden_size) Tensor, one per name in `state_names`. Returns new_state as a tuple."""
@@ -127,6 +126,7 @@ def check_step_result(cell: Cell, output, new_state, batch: int) -> tuple:
             raise ShapeError(f"{name}.step: {what} must have shape (batch, hidden_size) = {expected}, "
                              f"got {value.shape}")
     return tuple(new_state)
+
 
 class GatedCell(Cell):
     """A cell with PyTorch's four parameters: weight_ih (G·H, D), weight_hh (G·H, H),

@@ -9,6 +9,7 @@ the graph drawer groups the unrolled graph by layer, direction and time step.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -36,7 +37,9 @@ class Recurrent(Module):
     - lengths: one int per batch entry (PyTorch's packed-sequence results).
     - output: (T, B, num_directions·H), zero past each sequence's length;
       final state: like hx, taken at each sequence's own last step.
-    Parameters are named `<cell parameter>_l{k}` and `..._l{k}_reverse`, as PyTorch does.
+    Parameters are named `<cell parameter>_l{k}` and `..._l{k}_reverse`, as PyTorch does; a cell's
+    submodule parameter `forget.weight` becomes `forget.weight_l0`, reachable as `layer.forget.weight_l0`.
+    The first step of each direction is checked against the cell contract (see `Cell`).
     """
 
     def __init__(self, make_cell: Callable[[int], Cell], input_size: int, num_layers: int = 1,
@@ -170,20 +173,13 @@ class Recurrent(Module):
         holds it at the initial state until its last step (backward), and zeroes outputs past
         the end."""
         cell = self.cells[index]
-        mask = None
-        if self.recurrent_dropout and self.training:
-            mask = dropout_mask((inputs.shape[1], cell.hidden_size), self.recurrent_dropout, inputs.dtype)
+        step = self._step_function(cell, inputs.shape[1], inputs.dtype)
         cell_name = type(cell).__name__
         outputs = [None] * inputs.shape[0]
         checked = False
         for t, x_t in projected_steps(cell, inputs, reverse):
             with scope(cell_name, step=t):
-                if mask is None:
-                    output, new_state = cell.step(x_t, state)
-                elif cell.masks_recurrent:
-                    output, new_state = cell.step(x_t, state, recurrent_mask=mask)
-                else:
-                    output, new_state = cell.step(x_t, (state[0] * mask,) + tuple(state[1:]))
+                output, new_state = step(x_t, state)
                 if not checked:  # the contract, once per direction: shapes do not change later
                     new_state = check_step_result(cell, output, new_state, inputs.shape[1])
                     checked = True
@@ -197,6 +193,16 @@ class Recurrent(Module):
                 state = tuple(new_state)
             outputs[t] = output
         return ops.stack(outputs, axis=0), state
+
+    def _step_function(self, cell: Cell, batch: int, dtype) -> Callable:
+        """`cell.step`, with recurrent dropout while training: one mask for the whole sequence,
+        applied by the cell itself (`masks_recurrent`) or here to the incoming hidden state."""
+        if not (self.recurrent_dropout and self.training):
+            return cell.step
+        mask = dropout_mask((batch, cell.hidden_size), self.recurrent_dropout, dtype)
+        if cell.masks_recurrent:
+            return functools.partial(cell.step, recurrent_mask=mask)
+        return lambda x, state: cell.step(x, (state[0] * mask,) + tuple(state[1:]))
 
     def _check_dtype(self, what: str, value: Tensor) -> None:
         """Mixed precision would silently run the whole layer in the wider dtype: refuse it."""

@@ -88,7 +88,10 @@ def prod(x, dim=None, keepdim: bool = False, *, axis=None, keepdims: bool = Fals
     if dtype is not None:
         raise TypeError("prod: dtype= is not supported; cast the input first")
     axes = tuple(range(x.ndim)) if axis is None else ((axis,) if isinstance(axis, (int, np.integer)) else axis)
-    axes = tuple(sorted(a % builtins.max(x.ndim, 1) for a in axes)) if x.ndim else ()
+    span = builtins.max(x.ndim, 1)  # a 0-d tensor takes dim 0 or -1, as PyTorch
+    if any(not -span <= a < span for a in axes) or len({a % span for a in axes}) != len(axes):
+        raise ShapeError(f"prod: dims {axis} are out of range or repeated for shape {x.shape}")
+    axes = tuple(sorted(a % span for a in axes)) if x.ndim else ()
     original = x.shape
     rest = tuple(a for a in range(x.ndim) if a not in axes)
     kept_shape = tuple(x.shape[a] for a in rest)
