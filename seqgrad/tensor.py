@@ -159,7 +159,7 @@ class Tensor:
     def softplus(self, beta=1.0, threshold=20.0): return ops.softplus(self, beta, threshold)
 
     def clip(self, low=None, high=None): return ops.clip(self, low=low, high=high)
-    clamp = clip
+    def clamp(self, min=None, max=None): return ops.clip(self, low=min, high=max)
 
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
         axis, keep = ops.pick_axis("sum", dim, axis, keepdim, keepdims)

@@ -65,6 +65,8 @@ COMPOSITES = [
     ("log_softmax-dim", lambda x: x.log_softmax(dim=0), lambda x: x.log_softmax(dim=0), ["normal34"]),
     ("cumsum-method", lambda x: x.cumsum(1), lambda x: x.cumsum(1), ["normal34"]),
     ("split-dim", lambda x: x.split(2, dim=1), lambda x: x.split(2, dim=1), ["normal34"]),
+    ("clamp", lambda x: x.clamp(min=-0.5), lambda x: x.clamp(min=-0.5), ["normal34"]),
+    ("clamp-both", lambda x: x.clamp(-0.5, 0.7), lambda x: x.clamp(-0.5, 0.7), ["normal34"]),
 ]
 
 INPUTS = {
