@@ -50,7 +50,6 @@ from .ops import (
     std,
     sum,
     tanh,
-    transpose,
     unsqueeze,
     var,
     where,
@@ -70,5 +69,5 @@ __all__ = [
     "abs", "cat", "chunk", "clip", "concat", "cos", "cumsum", "einsum", "exp", "expm1", "flatten", "linear", "log",
     "log1p", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "prod", "relu",
     "reshape", "sigmoid", "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack", "std", "sum", "tanh",
-    "transpose", "unsqueeze", "var", "where",
+    "unsqueeze", "var", "where",
 ]

@@ -117,6 +117,8 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
     weight = _class_weights(weight, classes, scores.dtype, "cross_entropy")
     probabilities = target if isinstance(target, Tensor) else np.asarray(target)
     if probabilities.dtype.kind == "f":
+        if not isinstance(probabilities, Tensor):  # constant targets follow the logits (no float64 widening)
+            probabilities = probabilities.astype(scores.dtype, copy=False)
         return _probability_loss(logits, scores, probabilities, positions, weight, reduction, label_smoothing)
     target = _class_targets(target, positions, classes, ignore_index, "cross_entropy")
     return _indexed_loss(scores, target, positions, weight, ignore_index, reduction, label_smoothing,
