@@ -47,3 +47,4 @@ sg.viz.render(sg.viz.draw(loss, level="op", title="Truncated BPTT, second window
               "truncated_cut.svg")
 print("wrote truncated_cut.svg")
 PYTHON
+"$PYTHON" make_zoo_drawings.py
