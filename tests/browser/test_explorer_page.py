@@ -208,12 +208,11 @@ def test_screenshots(browser, tmp_path_factory):
     data = _open(browser, path.as_uri())
     weight_id = next(unit_id for unit_id, unit in data["levels"]["cell"]["units"].items()
                      if unit["title"] == "weight_hh_l0")
-    browser.find_element("id", "fit").click()
     browser.execute_script("document.getElementById(arguments[0]).dispatchEvent(new MouseEvent('click', "
                            "{bubbles: true}))", weight_id)
-    _set_frame(browser, 9)
+    _set_frame(browser, 7)
     unit_id = next(unit_id for unit_id, unit in data["levels"]["cell"]["units"].items()
-                   if unit["kind"] == "group" and unit["scope"].get("step") == "15")
+                   if unit["kind"] == "group" and unit["scope"].get("step") == "17")
     browser.execute_script("const node = document.getElementById(arguments[0]), r = node.getBoundingClientRect();"
                            "node.querySelector('text').dispatchEvent(new MouseEvent('mouseover', "
                            "{bubbles: true, clientX: r.x + r.width / 2, clientY: r.y + r.height}))", unit_id)

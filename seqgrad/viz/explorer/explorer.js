@@ -55,10 +55,23 @@
       const vw = size.w / scale, vh = size.h / scale;
       return { x: x - (vw - w) / 2, y: y - (vh - h) / 2, w: vw, h: vh, full };
     }
-    // Too wide to read whole: show the loss end (where backward starts) at a readable size.
-    const scale = Math.max(fit, 0.75);
+    // Too wide to read whole: show the loss end (where backward starts) at a readable size,
+    // centred on the row of the last time step.
+    const scale = Math.max(fit, 0.9);
     const vw = size.w / scale, vh = size.h / scale;
-    return { x: x + w - vw, y: y + (h - vh) / 2, w: vw, h: vh, full };
+    let centre = y + h / 2;
+    const rect = svg.getBoundingClientRect(), shown = Math.min(rect.width / w, rect.height / h);
+    let rightmost = null;
+    for (const ids of Object.values(data.levels[name].steps)) {
+      for (const id of ids) {
+        const box = element(id) && element(id).getBoundingClientRect();
+        if (box && box.width > 0 && (!rightmost || box.right > rightmost.right)) rightmost = box;
+      }
+    }
+    if (rightmost && shown > 0) {
+      centre = y + (rightmost.top + rightmost.height / 2 - rect.top - (rect.height - h * shown) / 2) / shown;
+    }
+    return { x: x + w - vw, y: centre - vh / 2, w: vw, h: vh, full };
   }
   function zoom(factor, px, py) {
     const box = boxes[state.level], size = container();
