@@ -93,9 +93,8 @@ class Tensor:
     def detach(self) -> Tensor:
         """The same values, cut from the graph: gradients stop here (truncated BPTT)."""
         out = Tensor.wrap(self._data)
-        out.detached_from = self.node.op.name if self.node is not None else None
-        if self.node is not None and self.node.scope is not None:
-            out.detached_from += f" ({self.node.scope.describe()})"
+        if self.node is not None:
+            out.detached_from = DetachedFrom(self.node)
         return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -238,6 +237,22 @@ class Tensor:
     def broadcast_to(self, shape): return ops.broadcast_to(self, shape=tuple(shape))
     def split(self, sizes, axis=0, *, dim=None): return ops.split(self, sizes, axis=axis, dim=dim)
     def chunk(self, chunks, axis=0, *, dim=None): return ops.chunk(self, chunks, axis=axis, dim=dim)
+
+
+class DetachedFrom(str):
+    """Where a detached tensor was cut off, as text ('stack (LSTM)': the op and its scope), with
+    weak references to that op's Node (`.node()`) and to the Nodes it read (`.inputs`): a detached
+    state never keeps the previous window's graph in memory, and when the op itself is gone (a
+    layer's stacked final state, dropped once the next window starts) the states it stacked are
+    still found while their graph lives. Drawings connect a cut to the state it cut."""
+
+    def __new__(cls, node) -> DetachedFrom:
+        text = node.op.name + (f" ({node.scope.describe()})" if node.scope is not None else "")
+        made = super().__new__(cls, text)
+        made.node = weakref.ref(node)
+        made.inputs = tuple(weakref.ref(edge) for edge in node.edges
+                            if edge is not None and not isinstance(edge, Tensor))
+        return made
 
 
 def data_of(value):

@@ -31,19 +31,22 @@ with tempfile.TemporaryDirectory() as folder:
     shutil.copy(files.gif, "replay_lstm_cell.gif")
 print("wrote replay_lstm_cell.gif")
 
-# Truncated BPTT: the second window starts from the first one's final state, detached.
+# Truncated BPTT: two windows of 4 steps drawn together; the second starts from the first one's
+# final state, detached (the cut), and continues its step numbers.
 from seqgrad.bptt import detach_state
 sg.manual_seed(0)
 rnn, head = nn.RNN(2, 3), nn.Linear(3, 1)
 inputs = sg.randn(8, 1, 2)
-_, state = rnn(inputs[:4])                              # window 1: steps 0-3, its graph is left behind
-output, _ = rnn(inputs[4:], detach_state(state))        # window 2 starts from a cut
-with sg.scope("readout"):
-    loss = (head(output[-1]) ** 2).sum()
-with sg.viz.record():
-    loss.backward()
-sg.viz.render(sg.viz.draw(loss, level="op", title="Truncated BPTT, second window of 4 steps: it starts from the "
-                                                 "first window's h, detached (the cut); no gradient crosses it"),
+losses, state = [], None
+for start in (0, 4):
+    output, state = rnn(inputs[start:start + 4], detach_state(state))
+    with sg.scope("readout"):
+        loss = (head(output[-1]) ** 2).sum()
+    with sg.viz.record():
+        loss.backward()
+    losses.append(loss)
+sg.viz.render(sg.viz.draw(losses, level="cell", title="Truncated BPTT: two windows of 4 steps; the second starts "
+                                                   "from the first one's h_4, detached: no gradient crosses the cut"),
               "truncated_cut.svg")
 print("wrote truncated_cut.svg")
 PYTHON

@@ -342,7 +342,7 @@ class _Writer:
             if node.role is not None:
                 step = self.model.tree.frame_of(node).outer_step
                 symbol = html_text(ROLE_SYMBOLS.get(node.role, node.role))
-                subscript = f"<SUB>{html_text(_state_index(step.step))}</SUB>" if step is not None else ""
+                subscript = f"<SUB>{html_text(_state_index(step.shown_step))}</SUB>" if step is not None else ""
                 name = f"{symbol}{subscript} = {name}"
             if node.name == "getitem" and "index" in node.params:
                 name += " " + html_text(_index_text(node.params["index"]))
@@ -405,6 +405,10 @@ class _Writer:
 
     # -- edges --
     def edge_attrs(self, link: Link) -> dict:
+        if link.cut:  # values copied across the cut; no gradient goes back along it
+            return {"style": "dashed", "color": CUT_COLOUR, "penwidth": "1.4", "arrowhead": "tee",
+                    "label": html_label(_small("✂ detach()", CUT_COLOUR)),
+                    "tooltip": plain_text("the state this cut copied; backward stops at the cut")}
         if link.via is not None:  # a weight's use at one step through the projection before the steps
             return {"style": "dashed", "color": PARAMETER_EDGE, "penwidth": "0.8", "constraint": "false",
                     "arrowhead": "onormal",

@@ -43,6 +43,12 @@ class Frame:
     has_steps: bool = False          # a step frame somewhere below (or this one)
     outer_step: Frame | None = None  # outermost step frame on the way up (self included)
     stepless_root: Frame | None = None  # outermost frame above (self included) with no steps below
+    offset: int = 0                  # steps before this run's first (a truncated-BPTT window after others)
+
+    @property
+    def shown_step(self):
+        """The step as drawn: the label plus the steps of the windows before this one."""
+        return self.step + self.offset if isinstance(self.step, int) and not isinstance(self.step, bool) else self.step
 
     @property
     def step_children(self) -> list[Frame]:
@@ -261,6 +267,7 @@ class Link:
     sources: list = field(default_factory=list)   # the Nodes or leaf Tensors it stands for
     recurrent: bool = False           # between two time steps of one sequence
     against_time: bool = False        # from a later step to an earlier one (backward direction)
+    cut: bool = False                 # from the state a detach() took its values from, to the cut
     via: Unit | None = None           # a parameter's use by a step through an op before the steps
                                       # (step t's slice of the one input projection x W_ihᵀ)
 
@@ -300,7 +307,72 @@ def build(roots: Tensor | Sequence[Tensor], level: str = "op", steps: tuple[int,
         keep = None  # each sequence is already one node
     graph = walk(roots)
     tree = FrameTree(graph.nodes)
+    number_windows(graph, tree)
     return _Builder(graph, tree, level, keep).model()
+
+
+def cut_origin(leaf: Tensor, present: set[int]) -> Node | None:
+    """The drawn op a detached tensor's values came from: the op it was cut from, or when that
+    op is not part of the drawing (a layer's stacked final state, which no loss used) the
+    nearest drawn op that made it (the last step's state). None when nothing of it is drawn."""
+    cut = leaf.detached_from
+    references = ((cut.node,) if hasattr(cut, "node") else ()) + getattr(cut, "inputs", ())
+    stack = [node for node in (reference() for reference in references) if node is not None]
+    seen = {node.seq for node in stack}
+    while stack:
+        node = stack.pop(0)
+        if node.seq in present:
+            return node
+        for edge in node.edges:
+            if type(edge) is Node and edge.seq not in seen:
+                seen.add(edge.seq)
+                stack.append(edge)
+    return None
+
+
+def number_windows(graph: Walk, tree: FrameTree) -> None:
+    """Truncated BPTT drawn whole (`draw([loss_1, loss_2])`): a run of steps that starts from a
+    cut of another run's final state continues that run's step numbers (window 2 of 4-step
+    windows shows steps 4-7), so the windows read as one sequence cut in places."""
+    present = {node.seq for node in graph.nodes}
+
+    def context(node: Node) -> Frame | None:
+        step = tree.frame_of(node).outer_step
+        return None if step is None else step.parent
+
+    def context_before(node: Node) -> Frame | None:
+        """The steps a value came out of (a final state is stacked after the loop): the nearest
+        step found going back through the ops that made it."""
+        stack, seen = [node], {node.seq}
+        while stack:
+            current = stack.pop(0)
+            found = context(current)
+            if found is not None:
+                return found
+            for edge in current.edges:
+                if type(edge) is Node and edge.seq not in seen:
+                    seen.add(edge.seq)
+                    stack.append(edge)
+        return None
+
+    pairs = []
+    for leaf in graph.leaves:
+        origin = cut_origin(leaf, present)
+        if origin is None:
+            continue
+        head = next((found for found in map(context, graph.leaf_consumers[id(leaf)]) if found is not None), None)
+        tail = context_before(origin)
+        if head is not None and tail is not None and head is not tail:
+            pairs.append((tail, head))
+    offsets: dict[int, int] = {}
+    for tail, head in sorted(pairs, key=lambda pair: pair[1].index):  # earlier windows first
+        start = tail.offset + offsets.get(tail.index, 0) + len(tree.ordered_steps(tail))
+        offsets[head.index] = max(offsets.get(head.index, 0), start)
+        head.offset = offsets[head.index]
+        for step in tree.ordered_steps(head):
+            step.offset = head.offset
+            if step.shown_step != step.step:
+                step.label = f"{step.family} step {step.shown_step}"
 
 
 def _check_steps(steps) -> tuple[int, int] | None:
@@ -530,7 +602,17 @@ class _Builder:
                         link.against_time = tail.time > head.time
                 if not link.sources or link.sources[-1] is not edge:
                     link.sources.append(edge)
-        return list(links.values()) + self._slice_links(leaf_units)
+        return list(links.values()) + self._slice_links(leaf_units) + self._cut_links(leaf_units)
+
+    def _cut_links(self, leaf_units: dict[int, Unit]) -> list[Link]:
+        """An edge from each ✂ to the state it cut, when that state is in the drawing."""
+        links = []
+        for leaf in self.graph.leaves:
+            unit = leaf_units[id(leaf)]
+            origin = cut_origin(leaf, self.unit_of.keys()) if unit.kind == "cut" else None
+            if origin is not None:
+                links.append(Link(self.unit_of[origin.seq], unit, None, cut=True))
+        return links
 
     def _slice_links(self, leaf_units: dict[int, Unit]) -> list[Link]:
         """Parameters every step uses through one op before the steps (the input projection

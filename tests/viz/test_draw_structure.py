@@ -278,3 +278,22 @@ def test_a_bidirectional_title_counts_time_steps_once():
     sg.manual_seed(0)
     parsed = Parsed(draw(run(nn.LSTM(2, 3, bidirectional=True), steps=3)))
     assert "· 3 time steps" in parsed.legend and "6 time steps" not in parsed.legend
+
+
+def test_truncated_windows_drawn_together_number_steps_on_and_link_each_cut_to_its_state():
+    from seqgrad.bptt import detach_state
+
+    sg.manual_seed(0)
+    rnn = nn.RNN(2, 3)
+    inputs = sg.randn(6, 1, 2)
+    losses, state = [], None
+    for start in (0, 3):
+        output, state = rnn(inputs[start:start + 3], detach_state(state))
+        losses.append((output[-1] ** 2).sum())     # the first window's final-state op is dropped here
+    parsed = Parsed(draw(losses, level="cell"))
+    steps = {parsed.labels[node].split("|")[0]: node for node in parsed.nodes_labelled(r"^RNNCell step \d")}
+    assert sorted(steps) == [f"RNNCell step {t}" for t in range(6)]    # 3-5 continue 0-2
+    cut = parsed.nodes_labelled(r"cut: detach")[0]
+    into_cut = [(tail, attrs) for tail, head, attrs in parsed.visible_edges() if head == cut]
+    assert [tail for tail, _ in into_cut] == [steps["RNNCell step 2"]]  # from the state it copied
+    assert "dashed" in into_cut[0][1]["style"]
