@@ -566,16 +566,44 @@ class _Builder:
     # -- leaves --
     def _assign_leaves(self) -> dict[int, Unit]:
         leaf_units: dict[int, Unit] = {}
+        initial = self._initial_states()
         for leaf in self.graph.leaves:
             if leaf.detached_from is not None:
                 kind, title = "cut", "detached"
             elif isinstance(leaf, Parameter):
                 kind, title = "parameter", leaf.name or "parameter"
+            elif id(leaf) in initial and not leaf.name:
+                kind, title = "data", f"{ROLE_SYMBOLS.get(initial[id(leaf)], initial[id(leaf)])}_0"
             else:
                 kind, title = "data", leaf.name or ("zeros" if not np.any(leaf.data) else "data")
             home = _common_frame([self.unit_of[node.seq].frame for node in self.graph.leaf_consumers[id(leaf)]])
             leaf_units[id(leaf)] = self._add(kind, home, title, leaf=leaf)
         return leaf_units
+
+    def _initial_states(self) -> dict[int, str]:
+        """id(leaf) -> role of the leaves that are a sequence's initial state (h_0, c_0): the
+        leaf the first step reads where the second step reads the first step's state of that
+        role (every step is the same computation, so the same op at the same input position)."""
+        in_step: dict[int, list[Node]] = {}
+        frame_of = self.tree.frame_of
+        for node in self.graph.nodes:
+            outer = frame_of(node).outer_step
+            if outer is not None:
+                in_step.setdefault(id(outer), []).append(node)
+        roles: dict[int, str] = {}
+        for context in self.tree.frames:
+            ordered = self.tree.ordered_steps(context)
+            if len(ordered) < 2:
+                continue
+            first, second = in_step.get(id(ordered[0]), []), in_step.get(id(ordered[1]), [])
+            for node, twin in zip(first, second):
+                if node.name != twin.name or len(node.edges) != len(twin.edges):
+                    break  # not the same computation: say nothing
+                for edge, other in zip(node.edges, twin.edges):
+                    if (edge is not None and type(edge) is not Node and type(other) is Node
+                            and other.role is not None and other is not edge):
+                        roles.setdefault(id(edge), other.role)
+        return roles
 
     # -- links --
     def _links(self, leaf_units: dict[int, Unit]) -> list[Link]:

@@ -88,7 +88,7 @@ def test_data_parameters_and_ops_are_different_kinds_of_node():
     sg.manual_seed(0)
     parsed = Parsed(draw(run(nn.GRU(2, 3))))
     shapes = {parsed.labels[name].split("|")[0]: attrs["shape"] for name, attrs in parsed.attrs.items()}
-    assert shapes["weight_ih_l0"] == "box3d" and shapes["data"] == "note" and shapes["zeros"] == "note"
+    assert shapes["weight_ih_l0"] == "box3d" and shapes["data"] == "note" and shapes["h_0"] == "note"
     assert shapes["sum"] == "box" and "rounded" in parsed.attrs[parsed.nodes_labelled(r"^sum\|")[0]]["style"]
 
 
