@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_atomically
-from ..autodiff.graph import Walk, step_scope, walk
+from ..autodiff.graph import Walk, sequence_key, step_scope, walk
 from ..autodiff.norm import l2_norm
 from ..autodiff.observe import on_backward
 from ..autodiff.tape import Node
@@ -221,11 +221,14 @@ def _longest_sequence(graph: Walk) -> int:
 
 
 def _default_title(graph: Walk, longest: int) -> str:
-    names = sorted({around.describe().split(",")[0] for around in
-                    (step_scope(node) for node in graph.nodes) if around is not None})
-    parts = ["seqgrad explorer"] + names[:3] + [f"{len(graph.nodes):,} ops"]
+    sequences = {sequence_key(around) for around in (step_scope(node) for node in graph.nodes) if around is not None}
+    names = sorted({str(key[0]) for key in sequences})
+    parts = ["seqgrad explorer"] + ([", ".join(names[:3])] if names else [])
+    if len(sequences) > 1:
+        parts.append(f"{len(sequences)} sequences (layers × directions)")
     if longest:
         parts.append(f"{longest} time steps")
+    parts.append(f"{len(graph.nodes):,} ops")
     return " · ".join(parts)
 
 
