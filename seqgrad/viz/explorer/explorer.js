@@ -345,8 +345,8 @@
         circle.append(el("svg:title", {}, `${line.label}, t = ${point.t}: ‖∂L/∂h‖ = ${fmt(num(point.norm))}`));
         svg.append(circle);
       }
-      svg.append(el("svg:text", { x: width - right, y: top + 12 * number + 4, class: "axis-label", "text-anchor": "end",
-                                  fill: colour }, line.label));
+      svg.append(el("svg:text", { x: left + 8, y: height - bottom - 6 - 12 * (series.length - 1 - number),
+                                  class: "axis-label", style: `fill: ${colour}; font-weight: 600` }, line.label));
     });
     svg.addEventListener("mouseover", (event) => {
       if (event.target.classList.contains("point")) highlightStep(event.target.dataset.key);
