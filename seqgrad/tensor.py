@@ -93,9 +93,9 @@ class Tensor:
     def detach(self) -> Tensor:
         """The same values, cut from the graph: gradients stop here (truncated BPTT)."""
         out = Tensor.wrap(self._data)
-        out.detached_from = self.node.op.name if self.node is not None else None
-        if self.node is not None and self.node.scope is not None:
-            out.detached_from += f" ({self.node.scope.describe()})"
+        if self.node is not None:
+            out.detached_from = self.node.op.name + describe_scope(self.node.scope)
+            mark_cut(self._data, out.detached_from)
         return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -233,5 +233,7 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 
 
 from . import ops  # noqa: E402  (ops build Tensors; Tensor's operators call ops)
+from .autodiff.graph import mark_cut  # noqa: E402
 from .autodiff.saved import data_of_tensor  # noqa: E402
+from .autodiff.tape import describe_scope  # noqa: E402
 from .ops.primitive import apply as _apply  # noqa: E402  (indexing skips the call-checking layer)

@@ -4,7 +4,10 @@ gradient flow). Everything here is plain Python over the tape, without recursion
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
+
+import numpy as np
 
 from .tape import Node, Scope
 
@@ -80,6 +83,29 @@ def sequence_key(step: Scope) -> tuple:
         named = named.parent
     name = named.name if named is not None else step.name
     return (name, step.get("layer"), step.get("direction"))
+
+
+_cuts: dict[int, tuple[weakref.ref, str]] = {}   # id(array) -> (the array, weakly; where it was cut)
+
+
+def mark_cut(array: np.ndarray, where: str) -> None:
+    """Remember that `array` left the graph through `detach()` at `where` ("tanh (RNN layer 0, step 5)"),
+    so that readers can tell a truncated-BPTT state (or a slice of one) from ordinary data."""
+    key = id(array)
+    _cuts[key] = (weakref.ref(array, lambda _, key=key: _cuts.pop(key, None)), where)
+
+
+def cut_from(tensor) -> str | None:
+    """Where a leaf tensor was cut from a graph: its own `detached_from`, or that of the detached
+    array it is a view of (a layer's slice of a detached state); None for ordinary data."""
+    if tensor.detached_from is not None:
+        return tensor.detached_from
+    array = tensor._data
+    for candidate in (array, array.base):
+        entry = _cuts.get(id(candidate)) if candidate is not None else None
+        if entry is not None and entry[0]() is candidate:
+            return entry[1]
+    return None
 
 
 def mark_state(tensor, role: str) -> None:

@@ -149,12 +149,7 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
     if RECORDING.anomaly:
         check_finite(out, f"{op.name} produced a non-finite output")
     if not (requires_grad and RECORDING.grad_enabled):
-        result = Tensor.wrap(out)
-        for value in inputs:  # a reshape or split of a detached state still comes from a cut (drawn)
-            if isinstance(value, Tensor) and value.detached_from is not None:
-                result.detached_from = value.detached_from
-                break
-        return result
+        return Tensor.wrap(out)
     saved = _saved_inputs(op.save_inputs, arrays, needs)
     node = Node(
         op,

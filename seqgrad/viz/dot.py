@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import graphviz
 
+from ..autodiff.graph import cut_from
 from ..autodiff.tape import Node
 from .gates import gate_name
 from .graph import ROLE_SYMBOLS, Frame, GraphModel, Link, Unit, has_gradients, leaf_grad_norm
@@ -333,7 +334,7 @@ class _Writer:
                 lines.append(_small(html_text(f"‖∇h‖ {format_norm(span[0])} … {format_norm(span[1])}")))
         elif unit.kind == "cut":
             lines.append("<B>✂ cut: detach()</B>")
-            lines.append(_small(html_text(f"from {unit.leaf.detached_from}")))
+            lines.append(_small(html_text(f"from {cut_from(unit.leaf)}")))
             if self.shapes:
                 lines.append(_small(html_text(_shape_text(unit.leaf.shape))))
         else:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autodiff.graph import Walk, walk
+from ..autodiff.graph import Walk, cut_from, walk
 from ..autodiff.norm import l2_norm
 from ..autodiff.tape import Node, Scope
 from ..nn.module import Parameter
@@ -493,7 +493,7 @@ class _Builder:
     def _assign_leaves(self) -> dict[int, Unit]:
         leaf_units: dict[int, Unit] = {}
         for leaf in self.graph.leaves:
-            if leaf.detached_from is not None:
+            if cut_from(leaf) is not None:
                 kind, title = "cut", "detached"
             elif isinstance(leaf, Parameter):
                 kind, title = "parameter", leaf.name or "parameter"
