@@ -163,7 +163,7 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
         out.shape, out.dtype,
     )
     if user_arrays and saved is not None:  # lock them, so an in-place edit cannot go unseen
-        node.stamps = lock_user_arrays(saved, node.edges)
+        node.guard = lock_user_arrays(saved, node.edges)
     return Tensor.wrap(out, requires_grad=True, node=node)
 
 
