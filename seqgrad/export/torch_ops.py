@@ -1,0 +1,172 @@
+"""Each seqgrad primitive as the torch expression that computes it: one line of generated code per op.
+
+`torch_expression(op_name, args, params, shapes)` -> Python source, given the source of each input
+(`args`), the op's params and each input's shape (None for a number). The torch op is chosen so
+that its gradient is seqgrad's gradient too (ties of maximum/minimum/max shared, clip's bounds
+inside, relu and abs 0 at 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..errors import ExportError
+
+
+def _infix(symbol: str) -> Callable:
+    return lambda args, params, shapes: f"{args[0]} {symbol} {args[1]}"
+
+
+def _call(function: str) -> Callable:
+    return lambda args, params, shapes: f"{function}({', '.join(args)})"
+
+
+def _dims(axis, ndim: int) -> str:
+    """A reduction's dim argument: all axes when seqgrad's axis is None."""
+    if axis is None:
+        return repr(tuple(range(ndim)))
+    return repr(tuple(axis)) if isinstance(axis, (tuple, list)) else repr(int(axis))
+
+
+def _reduction(function: str) -> Callable:
+    def emit(args, params, shapes):
+        ndim = len(shapes[0] or ())
+        return f"{function}({args[0]}, dim={_dims(params.get('axis'), ndim)}, keepdim={bool(params.get('keepdims'))})"
+    return emit
+
+
+def _linear(args, params, shapes):
+    if len(args) == 2:
+        return f"F.linear({args[0]}, {args[1]})"
+    bias_shape, weight_shape = shapes[2], shapes[1]
+    if bias_shape is not None and tuple(bias_shape) == (weight_shape[0],):
+        return f"F.linear({args[0]}, {args[1]}, {args[2]})"
+    if shapes[0] is not None and len(shapes[0]) == 2 and bias_shape is not None and len(bias_shape) == 2:
+        # x Wᵀ + b with a bias of the output's shape (a projected input): one fused op, as seqgrad's.
+        return f"torch.addmm({args[2]}, {args[0]}, {args[1]}.t())"
+    return f"F.linear({args[0]}, {args[1]}) + {args[2]}"
+
+
+def _transpose(args, params, shapes):
+    axes = params.get("axes")
+    if axes is None:
+        axes = tuple(reversed(range(len(shapes[0]))))
+    return f"{args[0]}.permute{tuple(int(a) for a in axes)!r}"
+
+
+def _getitem(args, params, shapes):
+    return f"{args[0]}[{index_source(params['index'])}]"
+
+
+def _where(args, params, shapes):
+    return f"torch.where({constant_source(np.asarray(params['condition']))}, {args[0]}, {args[1]})"
+
+
+def _clip(args, params, shapes):
+    return f"torch.clamp({args[0]}, {params.get('low')!r}, {params.get('high')!r})"
+
+
+def _joined(function: str) -> Callable:
+    return lambda args, params, shapes: f"{function}([{', '.join(args)}], dim={int(params.get('axis', 0))})"
+
+
+# seqgrad primitive name -> emitter(args, params, shapes) -> torch source
+TORCH_OPS: dict[str, Callable] = {
+    "add": _infix("+"),
+    "sub": _infix("-"),
+    "mul": _infix("*"),
+    "div": _infix("/"),
+    "neg": lambda args, params, shapes: f"-{args[0]}",
+    "pow": lambda args, params, shapes: f"{args[0]} ** {params['exponent']!r}",
+    "matmul": _infix("@"),
+    "linear": _linear,
+    "exp": _call("torch.exp"),
+    "log": _call("torch.log"),
+    "tanh": _call("torch.tanh"),
+    "sigmoid": _call("torch.sigmoid"),
+    "relu": _call("torch.relu"),
+    "abs": _call("torch.abs"),
+    "sqrt": _call("torch.sqrt"),
+    "maximum": _call("torch.maximum"),
+    "minimum": _call("torch.minimum"),
+    "where": _where,
+    "clip": _clip,
+    "sum": _reduction("torch.sum"),
+    "mean": _reduction("torch.mean"),
+    "max": _reduction("torch.amax"),
+    "logsumexp": _reduction("torch.logsumexp"),
+    "log_softmax": lambda args, params, shapes: f"F.log_softmax({args[0]}, dim={int(params.get('axis', -1))})",
+    "softmax": lambda args, params, shapes: f"F.softmax({args[0]}, dim={int(params.get('axis', -1))})",
+    "reshape": lambda args, params, shapes: f"{args[0]}.reshape({shape_source(params['shape'])})",
+    "transpose": _transpose,
+    "broadcast_to": lambda args, params, shapes: f"{args[0]}.expand({shape_source(params['shape'])})",
+    "getitem": _getitem,
+    "concat": _joined("torch.cat"),
+    "stack": _joined("torch.stack"),
+}
+
+
+def torch_expression(op_name: str, args: list[str], params: dict, shapes: list, where: str = "") -> str:
+    """The torch source computing `op_name(*args, **params)`; ExportError naming the op if it has none."""
+    emit = TORCH_OPS.get(op_name)
+    if emit is None:
+        raise ExportError(f"seqgrad.export: op {op_name!r}{where} has no torch mapping; mapped ops: "
+                          f"{', '.join(sorted(TORCH_OPS))}")
+    return emit(args, params, shapes)
+
+
+def shape_source(shape) -> str:
+    """A shape as source: ints, or source strings for sizes known only at run time (the batch)."""
+    parts = [part if isinstance(part, str) else str(int(part)) for part in (shape if isinstance(shape, (tuple, list))
+                                                                            else (shape,))]
+    return ", ".join(parts) if len(parts) != 1 else parts[0]
+
+
+def index_source(index) -> str:
+    """A numpy index (ints, slices, None, Ellipsis, integer or boolean arrays) as torch indexing source."""
+    parts = index if isinstance(index, tuple) else (index,)
+    pieces = []
+    for part in parts:
+        if part is None:
+            pieces.append("None")
+        elif part is Ellipsis:
+            pieces.append("...")
+        elif isinstance(part, slice):
+            if part.step is not None and part.step < 0:
+                raise ExportError(f"seqgrad.export: index {index!r} has a negative step, which torch indexing "
+                                  "does not take")
+            text = ("" if part.start is None else str(part.start)) + ":" + ("" if part.stop is None else str(part.stop))
+            pieces.append(text if part.step is None else f"{text}:{part.step}")
+        elif isinstance(part, (int, np.integer)):
+            pieces.append(str(int(part)))
+        else:
+            pieces.append(constant_source(np.asarray(part)))
+    if not isinstance(index, tuple):
+        return pieces[0]
+    return ", ".join(pieces) if len(pieces) > 1 else pieces[0] + ","
+
+
+TORCH_DTYPES = {"float16": "torch.float16", "float32": "torch.float32", "float64": "torch.float64",
+                "int64": "torch.int64", "int32": "torch.int32", "bool": "torch.bool", "uint8": "torch.uint8",
+                "int8": "torch.int8", "int16": "torch.int16"}
+
+
+def torch_dtype(dtype) -> str:
+    """numpy dtype -> `torch.<name>` source."""
+    name = np.dtype(dtype).name
+    if name not in TORCH_DTYPES:
+        raise ExportError(f"seqgrad.export: dtype {name} has no torch counterpart here")
+    return TORCH_DTYPES[name]
+
+
+def constant_source(value) -> str:
+    """A number as itself; an array as `torch.tensor(<nested list>, dtype=..., device=device)` (exact: repr
+    round-trips every float)."""
+    if isinstance(value, (bool, int, float, np.number, np.bool_)) and np.ndim(value) == 0 \
+            and not isinstance(value, np.ndarray):
+        return repr(value.item() if isinstance(value, (np.number, np.bool_)) else value)
+    array = np.asarray(value)
+    # `device` is defined by the generated method (its first input's device), so constants follow the model.
+    return f"torch.tensor({array.tolist()!r}, dtype={torch_dtype(array.dtype)}, device=device)"
