@@ -192,7 +192,8 @@ def model_class(name: str, doc: str, module: Module, path: str, definitions: Def
     lines = [f"class {name}(torch.nn.Module):", f'    """{doc}"""', "", "    def __init__(self):",
              "        super().__init__()"]
     for child_name, child in module._modules.items():
-        lines.append(f"        self.{child_name} = {export_module(child, _join(path, child_name), definitions).expression}")
+        twin = export_module(child, _join(path, child_name), definitions)
+        lines.append(f"        self.{child_name} = {twin.expression}")
     lines.append("")
     lines.append(forward.rstrip())
     return TorchModule(definitions.define(name, "\n".join(lines)))

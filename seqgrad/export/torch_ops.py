@@ -143,9 +143,7 @@ def index_source(index) -> str:
             pieces.append(str(int(part)))
         else:
             pieces.append(constant_source(np.asarray(part)))
-    if not isinstance(index, tuple):
-        return pieces[0]
-    return ", ".join(pieces) if len(pieces) > 1 else pieces[0] + ","
+    return ", ".join(pieces)  # x[(a,)] is x[a], in numpy and torch alike
 
 
 TORCH_DTYPES = {"float16": "torch.float16", "float32": "torch.float32", "float64": "torch.float64",
