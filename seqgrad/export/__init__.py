@@ -15,6 +15,8 @@ and `Exported().load_state_dict(state_dict)` gives it `module`'s weights under t
 
 from __future__ import annotations
 
+import linecache
+
 from ..errors import ExportError
 from ..interop.torch_weights import require_torch
 from ..interop.torch_weights import to_torch as torch_weights
@@ -36,8 +38,10 @@ def to_torch(module: Module) -> tuple[str, dict]:
 def load_exported(source: str, state_dict: dict | None = None):
     """Run `source` (a generated model.py) and return `Exported()`, with `state_dict` loaded when given.
     The generated code is seqgrad's own; a key or shape that does not fit raises ExportError."""
+    filename = f"<seqgrad export {abs(hash(source)):x}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)  # for tracebacks
     namespace: dict = {"__name__": "seqgrad_exported"}
-    exec(compile(source, "<seqgrad export>", "exec"), namespace)
+    exec(compile(source, filename, "exec"), namespace)
     model = namespace["Exported"]()
     if state_dict is not None:
         try:

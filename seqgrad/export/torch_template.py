@@ -154,6 +154,8 @@ class Recurrent(torch.nn.Module):
         mask = None
         if self.recurrent_dropout and self.training:  # one mask per sequence (variational dropout)
             mask = F.dropout(inputs.new_ones(batch, self.hidden_size), self.recurrent_dropout, True)
+        elif self.cell.masks_recurrent:  # a cell that applies the mask itself gets ones when nothing drops
+            mask = inputs.new_ones(batch, self.hidden_size)
         projected = self.cell.project_inputs(inputs, weights)
         outputs = [None] * steps
         for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
