@@ -53,11 +53,42 @@ def _transpose(args, params, shapes):
     axes = params.get("axes")
     if axes is None:
         axes = tuple(reversed(range(len(shapes[0]))))
-    return f"{args[0]}.permute{tuple(int(a) for a in axes)!r}"
+    return f"{args[0]}.permute({tuple(int(a) for a in axes)!r})"
 
 
 def _getitem(args, params, shapes):
-    return f"{args[0]}[{index_source(params['index'])}]"
+    index, flipped = _without_negative_steps(params["index"], shapes[0])
+    source = f"{args[0]}.flip{tuple(flipped)!r}" if flipped else args[0]
+    return f"{source}[{index_source(index)}]"
+
+
+def _without_negative_steps(index, shape) -> tuple:
+    """torch slices take no negative step: x[a:b:-s] along axis d is x.flip(d)[a':b':s] with the
+    positions mirrored. Returns (index without negative steps, axes to flip first)."""
+    parts = list(index) if isinstance(index, tuple) else [index]
+    if not any(isinstance(part, slice) and part.step is not None and part.step < 0 for part in parts):
+        return index, []
+    consuming = sum(part is not None and part is not Ellipsis and not (isinstance(part, np.ndarray)
+                                                                         and part.dtype == bool) for part in parts)
+    axis, flipped = 0, []
+    for position, part in enumerate(parts):
+        if part is Ellipsis:
+            axis += len(shape) - consuming
+        elif part is None:
+            continue
+        elif isinstance(part, np.ndarray) and part.dtype == bool:
+            axis += part.ndim
+        else:
+            if isinstance(part, slice) and part.step is not None and part.step < 0:
+                length = shape[axis]
+                kept = range(length)[part]
+                if len(kept):
+                    parts[position] = slice(length - 1 - kept[0], length - kept[-1], -part.step)
+                else:
+                    parts[position] = slice(0, 0)
+                flipped.append(axis)
+            axis += 1
+    return (tuple(parts) if isinstance(index, tuple) else parts[0]), flipped
 
 
 def _where(args, params, shapes):
@@ -66,6 +97,16 @@ def _where(args, params, shapes):
 
 def _clip(args, params, shapes):
     return f"torch.clamp({args[0]}, {params.get('low')!r}, {params.get('high')!r})"
+
+
+def _normalized(function: str) -> Callable:
+    """softmax / log_softmax along `axis`; over every element when axis is None (as seqgrad's)."""
+    def emit(args, params, shapes):
+        axis = params.get("axis", -1)
+        if axis is None:
+            return f"{function}({args[0]}.reshape(-1), dim=0).reshape({args[0]}.shape)"
+        return f"{function}({args[0]}, dim={int(axis)})"
+    return emit
 
 
 def _joined(function: str) -> Callable:
@@ -97,8 +138,8 @@ TORCH_OPS: dict[str, Callable] = {
     "mean": _reduction("torch.mean"),
     "max": _reduction("torch.amax"),
     "logsumexp": _reduction("torch.logsumexp"),
-    "log_softmax": lambda args, params, shapes: f"F.log_softmax({args[0]}, dim={int(params.get('axis', -1))})",
-    "softmax": lambda args, params, shapes: f"F.softmax({args[0]}, dim={int(params.get('axis', -1))})",
+    "log_softmax": _normalized("F.log_softmax"),
+    "softmax": _normalized("F.softmax"),
     "reshape": lambda args, params, shapes: f"{args[0]}.reshape({shape_source(params['shape'])})",
     "transpose": _transpose,
     "broadcast_to": lambda args, params, shapes: f"{args[0]}.expand({shape_source(params['shape'])})",
@@ -121,7 +162,7 @@ def shape_source(shape) -> str:
     """A shape as source: ints, or source strings for sizes known only at run time (the batch)."""
     parts = [part if isinstance(part, str) else str(int(part)) for part in (shape if isinstance(shape, (tuple, list))
                                                                             else (shape,))]
-    return ", ".join(parts) if len(parts) != 1 else parts[0]
+    return ", ".join(parts) if parts else "()"
 
 
 def index_source(index) -> str:
@@ -134,16 +175,13 @@ def index_source(index) -> str:
         elif part is Ellipsis:
             pieces.append("...")
         elif isinstance(part, slice):
-            if part.step is not None and part.step < 0:
-                raise ExportError(f"seqgrad.export: index {index!r} has a negative step, which torch indexing "
-                                  "does not take")
             text = ("" if part.start is None else str(part.start)) + ":" + ("" if part.stop is None else str(part.stop))
             pieces.append(text if part.step is None else f"{text}:{part.step}")
         elif isinstance(part, (int, np.integer)):
             pieces.append(str(int(part)))
         else:
             pieces.append(constant_source(np.asarray(part)))
-    return ", ".join(pieces)  # x[(a,)] is x[a], in numpy and torch alike
+    return ", ".join(pieces) or "()"  # x[(a,)] is x[a], in numpy and torch alike
 
 
 TORCH_DTYPES = {"float16": "torch.float16", "float32": "torch.float32", "float64": "torch.float64",
