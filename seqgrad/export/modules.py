@@ -17,6 +17,7 @@ from importlib import resources
 from ..dtypes import get_default_dtype
 from ..errors import ExportError
 from ..models.char_lm import CharLM
+from ..nn import layers as nn_layers
 from ..nn.cells import GRUCell, LSTMCell, RNNCell
 from ..nn.layers import Dropout, Embedding, Linear, Sequential
 from ..nn.module import Module
@@ -125,6 +126,17 @@ def export_embedding(layer: Embedding, path: str, definitions: Definitions) -> T
     padding = f", padding_idx={layer.padding_idx}" if layer.padding_idx is not None else ""
     return TorchModule("torch.nn.Embedding",
                        f"{layer.num_embeddings}, {layer.embedding_dim}{padding}, dtype={dtype_of(layer)}")
+
+
+def export_layer_norm(layer: Module, path: str, definitions: Definitions) -> TorchModule:
+    bias = getattr(layer, "bias", None) is not None
+    return TorchModule("torch.nn.LayerNorm", f"{tuple(layer.normalized_shape)!r}, eps={layer.eps!r}, "
+                                             f"elementwise_affine={layer.elementwise_affine}, bias={bias}, "
+                                             f"dtype={dtype_of(layer)}")
+
+
+if hasattr(nn_layers, "LayerNorm"):  # added to seqgrad.nn beside this exporter; mapped wherever it exists
+    exports(nn_layers.LayerNorm)(export_layer_norm)
 
 
 @exports(Dropout)

@@ -32,13 +32,16 @@ def readme_cell():
     return namespace["MinimalGatedUnit"]
 
 
+ZOO = {cell.__name__: cell for cell in getattr(getattr(nn, "zoo", None), "CELLS", ())}  # the cell zoo, where it exists
+
+
 def make_layer(kind: str, **options):
     if kind in ("RNN", "LSTM", "GRU"):
         return getattr(nn, kind)(FEATURES, HIDDEN, dtype=np.float64, **options)
     if kind == "GRU reset before":
         return nn.GRU(FEATURES, HIDDEN, dtype=np.float64, reset="before", **options)
     cell = {"README MinimalGatedUnit": readme_cell(), "MinimalGatedUnit": MinimalGatedUnit,
-            "PeepholeLSTM": PeepholeLSTM}[kind]
+            "PeepholeLSTM": PeepholeLSTM, **ZOO}[kind]
     return nn.Recurrent(lambda size: cell(size, HIDDEN), input_size=FEATURES, **options)
 
 
@@ -56,8 +59,11 @@ def relative(ours: np.ndarray, theirs) -> float:
     return float(np.abs(ours - theirs).max() / max(np.abs(theirs).max(), 1e-300))
 
 
-@pytest.mark.parametrize("shape", list(SHAPES))
-@pytest.mark.parametrize("kind", KINDS)
+CASES = [(kind, shape) for kind in KINDS for shape in SHAPES] + [(kind, "stacked, bidirectional, lengths")
+                                                                 for kind in ZOO]
+
+
+@pytest.mark.parametrize("kind,shape", CASES)
 def test_exported_layer_equals_seqgrad(kind, shape, float64):
     layers, bidirectional, lengths, give_state, batch_first = SHAPES[shape]
     sg.manual_seed(3)
