@@ -36,6 +36,47 @@ class TorchModule:
     def expression(self) -> str:
         return f"{self.base}({self.arguments})"
 
+    def call(self, indent: int, prefix: str = "", callee: str | None = None) -> str:
+        """`prefix + callee(arguments)` at `indent` spaces, one argument a line when it is too long to read."""
+        callee = callee or self.base
+        line = f"{' ' * indent}{prefix}{callee}({self.arguments})"
+        if len(line) <= LINE_LENGTH:
+            return line
+        inner = " " * (indent + 4)
+        lines = [f"{' ' * indent}{prefix}{callee}("]
+        for argument in top_level_split(self.arguments):
+            name, _, value = argument.partition("=[")
+            if len(inner + argument) > LINE_LENGTH and value.endswith("]") and name.isidentifier():
+                lines.append(f"{inner}{name}=[")  # a list argument (layer_weight_shapes): one item a line
+                lines += [f"{inner}    {item}," for item in top_level_split(value[:-1])]
+                lines.append(f"{inner}],")
+            else:
+                lines.append(f"{inner}{argument},")
+        lines.append(f"{' ' * indent})")
+        return "\n".join(lines)
+
+
+LINE_LENGTH = 110
+
+
+def top_level_split(text: str) -> list[str]:
+    """`text` cut at the commas outside brackets and quotes: the arguments of a call."""
+    parts, depth, quote, start = [], 0, None, 0
+    for position, character in enumerate(text):
+        if quote:
+            quote = None if character == quote else quote
+        elif character in "'\"":
+            quote = character
+        elif character in "([{":
+            depth += 1
+        elif character in ")]}":
+            depth -= 1
+        elif character == "," and depth == 0:
+            parts.append(text[start:position].strip())
+            start = position + 1
+    parts.append(text[start:].strip())
+    return [part for part in parts if part]
+
 
 class Definitions:
     """The classes and functions a generated source defines, in the order they are first needed; one
@@ -192,7 +233,8 @@ def export_recurrent(layer: Recurrent, path: str, definitions: Definitions) -> T
         cell = layer.cell(index)
         shapes.append("{" + ", ".join(f"{name!r}: {tuple(param.shape)!r}" for name, param in cell.named_parameters())
                       + "}")
-    return TorchModule("Recurrent", f"{cell_class}(), {layer.input_size}, {layer.hidden_size}, "
+    return TorchModule("Recurrent", f"cell={cell_class}(), input_size={layer.input_size}, "
+                                    f"hidden_size={layer.hidden_size}, "
                                     f"{_layer_options(layer)}, recurrent_dropout={layer.recurrent_dropout!r}, "
                                     f"layer_weight_shapes=[{', '.join(shapes)}], dtype={dtype_of(layer)}")
 
@@ -205,7 +247,7 @@ def model_class(name: str, doc: str, module: Module, path: str, definitions: Def
              "        super().__init__()"]
     for child_name, child in module._modules.items():
         twin = export_module(child, _join(path, child_name), definitions)
-        lines.append(f"        self.{child_name} = {twin.expression}")
+        lines.append(twin.call(8, prefix=f"self.{child_name} = "))
     lines.append("")
     lines.append(forward.rstrip())
     return TorchModule(definitions.define(name, "\n".join(lines)))
@@ -233,15 +275,13 @@ HEADER = '''\
     model.load_state_dict(torch.load("weights.pt", weights_only=True))
 
 `Exported` is called as the seqgrad module is called, with torch tensors, and returns the same;
-its state-dict keys are the seqgrad module's parameter names.
+its state-dict keys are the seqgrad module's parameter names. As every torch module, it starts in
+training mode: call .eval() for inference.
 """
-
-import math
-
-import torch
-import torch.nn.functional as F
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 '''
+# Imports the generated code may need: (statement, what it names), kept when the code uses it.
+IMPORTS = (("import math", "math."), ("import torch", "torch."), ("import torch.nn.functional as F", "F."),
+           ("from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence", "pack_padded_sequence("))
 
 
 def torch_source(module: Module) -> str:
@@ -251,10 +291,11 @@ def torch_source(module: Module) -> str:
     definitions = Definitions()
     top = export_module(module, "", definitions)
     what = f"{type(module).__module__}.{type(module).__qualname__}"
-    arguments = top.arguments
-    parts = [HEADER.format(what=what)]
-    parts += list(definitions.sources.values())
-    init = f"        super().__init__({arguments})"
-    parts.append(f'class Exported({top.base}):\n    """The exported {type(module).__name__}; no arguments '
-                 f'(its configuration is written here)."""\n\n    def __init__(self):\n{init}\n')
-    return "\n\n\n".join(part.rstrip("\n") for part in parts) + "\n"
+    init = top.call(8, callee="super().__init__")
+    body = list(definitions.sources.values())
+    body.append(f'class Exported({top.base}):\n    """The exported {type(module).__name__}; no arguments '
+                f'(its configuration is written here)."""\n\n    def __init__(self):\n{init}\n')
+    code = "\n\n\n".join(part.rstrip("\n") for part in body)
+    imports = "\n".join(statement for statement, name in IMPORTS if name in code)
+    imports = imports.replace("import math\n", "import math\n\n")  # the standard library, then torch
+    return f"{HEADER.format(what=what)}\n{imports}\n\n\n{code}\n"

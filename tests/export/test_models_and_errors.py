@@ -2,7 +2,10 @@
 `seqgrad export` command, and the errors: a module without a torch twin, an op without a torch
 mapping, a checkpoint that is not a seqgrad model, no torch installed."""
 
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,3 +177,19 @@ def test_without_torch_one_line_says_so(checkpoint, tmp_path, capsys, monkeypatc
     with pytest.raises(ImportError, match=r"^seqgrad.interop.to_torch needs PyTorch"):
         sg.interop.to_torch(nn.Linear(2, 2))
     assert "class Exported(torch.nn.Linear)" in torch_source(nn.Linear(2, 2))  # the source needs no torch
+
+
+def test_generated_source_is_lint_clean(tmp_path):
+    """What a person reads is tidy: the project's ruff rules pass on generated sources (when ruff is there)."""
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed")
+    modules = {"custom_cell.py": nn.Recurrent(lambda size: PeepholeLSTM(size, 3), input_size=2, num_layers=2),
+               "char_lm.py": CharLM(30, 8, 16, "lstm", num_layers=2, recurrent_dropout=0.1),
+               "gru_before.py": nn.GRU(3, 4, reset="before", bidirectional=True),
+               "layers.py": nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.1))}
+    for name, module in modules.items():
+        (tmp_path / name).write_text(torch_source(module))
+    result = subprocess.run([ruff, "check", "--isolated", "--line-length", "120", "--select", "E,F,W,I,B,UP",
+                             "--ignore", "E731,B905", "."], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
