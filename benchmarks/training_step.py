@@ -51,7 +51,7 @@ def problem(size: str, dtype, cell: str = "lstm", seed: int = 0):
 class SeqgradStep:
     """The same step written as a seqgrad user would: nn.LSTM, nn.Linear, optim.SGD."""
 
-    def __init__(self, cell, weights, readout_weight, readout_bias, dtype):
+    def __init__(self, cell, weights, readout_weight, readout_bias, dtype, compiled=False):
         layer_type = nn.LSTM if cell == "lstm" else nn.GRU
         features, hidden = weights["weight_ih"].shape[1], weights["weight_hh"].shape[1]
         self.layer = layer_type(features, hidden, dtype=dtype)
@@ -60,10 +60,11 @@ class SeqgradStep:
         self.readout.load_state_dict({"weight": readout_weight, "bias": readout_bias})
         params = list(self.layer.parameters()) + list(self.readout.parameters())
         self.optimizer = sg.optim.SGD(params, lr=LEARNING_RATE)
+        self.run_layer = sg.compile(self.layer) if compiled else self.layer
 
     def __call__(self, x, target):
         self.optimizer.zero_grad()
-        output, _ = self.layer(sg.Tensor(x))
+        output, _ = self.run_layer(sg.Tensor(x))
         residual = self.readout(output) - target
         loss = (residual * residual).sum() * 0.5
         loss.backward()
@@ -152,6 +153,7 @@ def measure(size: str, dtype, repeats: int, cell: str = "lstm") -> dict[str, flo
     weights, readout_weight, readout_bias, x, target = problem(size, dtype, cell)
     contenders = {
         "numpy baseline": baseline.TrainingStep(cell, weights, readout_weight, readout_bias, LEARNING_RATE),
+        "seqgrad compiled": SeqgradStep(cell, weights, readout_weight, readout_bias, dtype, compiled=True),
         "seqgrad": SeqgradStep(cell, weights, readout_weight, readout_bias, dtype),
         "seqgrad, grad norms off": without_grad_norms(SeqgradStep(cell, weights, readout_weight, readout_bias, dtype)),
     }
