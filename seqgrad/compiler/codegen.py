@@ -30,6 +30,7 @@ class Generated:
     param_roles: list  # "param:<path>" in argument order
     namespace: dict = field(repr=False, default_factory=dict)
     output_width: int = 0
+    output_slot: int = 0  # 1: `outputs` has a leading slot for the initial state (the output is a state)
     op: object = None
 
 
@@ -142,6 +143,15 @@ class _Generator:
         self.mask_var = program.input("recurrent_mask")
         self.valid_var = program.input("valid")
 
+        # Loop invariants (parameters, the dropout mask, what only they make): computed once, before the loop.
+        self.invariant = {id(p) for p in self.params} | ({id(self.mask_var)} if self.mask_var is not None else set())
+        self.forward_invariant_eqs = []
+        for eq in self.forward_eqs:
+            if all(not isinstance(i, Var) or id(i) in self.invariant for i in eq.inputs):
+                self.invariant.add(id(eq.output))
+                self.forward_invariant_eqs.append(eq)
+        self.forward_eqs = [eq for eq in self.forward_eqs if id(eq.output) not in self.invariant]
+
         equations, _ = merge_common(back.equations)
         producer = {id(eq.output): eq for eq in equations}
         forward_ids = {id(v) for v in program.inputs if not v.role.startswith("param:") and v.role != "recurrent_mask"}
@@ -170,6 +180,12 @@ class _Generator:
                 loop_needed.append(grad)
         loop_needed_back = [v for v in loop_needed if id(v) in backward_ids]
         loop_eqs = prune(equations, loop_needed_back)
+        self.backward_invariant_eqs = []
+        for eq in loop_eqs:
+            if all(not isinstance(i, Var) or id(i) in self.invariant for i in eq.inputs):
+                self.invariant.add(id(eq.output))
+                self.backward_invariant_eqs.append(eq)
+        loop_eqs = [eq for eq in loop_eqs if id(eq.output) not in self.invariant]
         self.backward_eqs = assemble_scatters(loop_eqs, count_uses(loop_eqs, loop_needed_back))
         post = [eq for eq in equations if eq in self.post]  # keep program order
         self.post = assemble_scatters(post, count_uses(post, [g[1] for g in self.param_grads.values() if g]))
@@ -187,6 +203,18 @@ class _Generator:
                 base = self.forward_producer[id(base)].inputs[0]
             self.residuals[id(base)] = base
         self.forward_view_eqs = [eq for eq in self.forward_eqs if emit.is_view(eq)]
+        # A cheap function of a state (tanh of the cell state) is recomputed in backward, not kept.
+        state_ids = {id(v) for v in self.state_vars} | {id(v) for v in self.outputs[1:]}
+        leaf_ids = {id(v) for v in self.leaf_operands}
+        self.recomputed = []
+        for var_id, var in list(self.residuals.items()):
+            eq = self.forward_producer.get(var_id)
+            if eq is not None and eq.op.name in ("tanh", "sigmoid", "exp") and isinstance(eq.inputs[0], Var) \
+                    and id(eq.inputs[0]) in state_ids and var_id not in leaf_ids and var_id not in state_ids \
+                    and var is not self.outputs[0]:
+                del self.residuals[var_id]
+                self.residuals[id(eq.inputs[0])] = eq.inputs[0]
+                self.recomputed.append(eq)
 
     # --- forward ---------------------------------------------------------------------------
     def slots(self) -> tuple[int, int, int, int]:
@@ -213,7 +241,8 @@ class _Generator:
         code = compile(source, f"<seqgrad.compiler {program.cell_name}>", "exec")
         exec(code, namespace)
         return Generated(source, namespace["forward"], namespace["backward"], program.state_names,
-                         [p.role for p in self.params], namespace, output_width=self.outputs[0].shape[1])
+                         [p.role for p in self.params], namespace, output_width=self.outputs[0].shape[1],
+                         output_slot=int(self.output_state is not None))
 
     def signature_args(self) -> list[str]:
         names = [p.name for p in self.params]
@@ -231,7 +260,8 @@ class _Generator:
         w.line(f"def forward({', '.join(args)}):")
         w.depth += 1
         w.line(f'"""inputs (T, B, D) = {tuple(self.projection_input_shape())}; writes the step outputs into '
-               f'outputs {(T,) + self.outputs[0].shape}; returns (final states, saved for backward)."""')
+               f'outputs (T, B, ·) (with a slot before them for the initial state when the output is a state); '
+               'returns (final states, saved for backward)."""')
         where: dict[int, str] = {id(p): p.name for p in self.params}
         if self.mask_var is not None:
             where[id(self.mask_var)] = self.mask_var.name
@@ -257,17 +287,29 @@ class _Generator:
                                             for i in eq.inputs if isinstance(i, Var) and i.name in where.values()
                                             and not i.role})
         self.x_source = x_source
+        self.transposed = {}
+        self.write_invariants(w, self.forward_invariant_eqs, self.forward_eqs, where)
         w.line("# buffers: one slot per step for what backward reads")
-        for name, var in zip(state_names, self.state_vars):
-            w.line(f"{name}_states = np.empty({(T + 1,) + var.shape}, {var.dtype.name!r})",
-                   f"slot {first_slot}: the initial {name}")
+        # The step output is a state (the LSTM's hidden): outputs (T + 1, B, H) is that state's buffer.
+        self.output_state = None
+        if not self.reverse and self.outputs[0].shape == self.state_vars[0].shape:
+            self.output_state = next((k for k, v in enumerate(self.outputs[1:]) if v is self.outputs[0]), None)
+        for k, (name, var) in enumerate(zip(state_names, self.state_vars)):
+            if k == self.output_state:
+                w.line(f"{name}_states = outputs", f"slot 0: the initial {name}; slot t + 1: step t's output")
+            else:
+                w.line(f"{name}_states = np.empty({(T + 1,) + var.shape}, {var.dtype.name!r})",
+                       f"slot {first_slot}: the initial {name}")
             w.line(f"{name}_states[{first_slot}] = {name}_initial")
         state_out = {id(v): k for k, v in enumerate(self.outputs[1:])}
         self.stored = {}
+        self.shared = self.slot_sharing(state_out)
+        if self.shared is not None:
+            self.stored[id(self.shared)] = x_source
         scratch = []
         for eq in self.forward_eqs:
             var = eq.output
-            if id(var) in state_out or emit.is_view(eq):
+            if id(var) in state_out or emit.is_view(eq) or var is self.shared:
                 continue
             if id(var) in self.residuals:
                 self.stored[id(var)] = f"{var.name}_steps"
@@ -306,9 +348,10 @@ class _Generator:
                     target = "outputs[t]"
                 elif id(var) in scratch_ids:
                     target = var.name
-                _write(w, eq, args_, target, var.name, comment, self.constant)
+                _write(w, eq, args_, target, var.name, comment, self.constant, self.transposed)
             where[id(var)] = var.name
-            if var is self.outputs[0] and (id(var) in state_out or id(var) in self.stored):
+            copy_output = self.output_state is None and (id(var) in state_out or id(var) in self.stored)
+            if var is self.outputs[0] and copy_output:
                 w.line(f"outputs[t] = {var.name}", "the step output")
         w.depth -= 1
         finals = ", ".join(f"{name}_states[{final_slot}]" for name in state_names)
@@ -318,6 +361,61 @@ class _Generator:
         w.line(f"saved = ({', '.join(self.saved_names)},)")
         w.line(f"return ({finals},), saved")
         w.depth -= 1
+
+    def slot_sharing(self, state_out: dict) -> Var | None:
+        """The residual that can live in the projected input's (T, B, ·) buffer: the step input is
+        spent (last read) before it is written, and the buffer is the projection's own."""
+        projection = self.program.projection
+        if projection is None or id(self.x_var) in self.residuals or \
+                any(v is self.x_var for v in self.leaf_operands) or not _fresh(projection):
+            return None
+        alias = _aliases(self.forward_eqs)
+        last_read = -1
+        for position, eq in enumerate(self.forward_eqs):
+            if any(isinstance(i, Var) and alias.get(id(i), id(i)) == id(self.x_var) for i in eq.inputs):
+                last_read = position
+        for eq in self.forward_eqs[last_read + 1:]:
+            var = eq.output
+            if id(var) in self.residuals and id(var) not in state_out and var is not self.outputs[0] \
+                    and var.shape == self.x_var.shape and var.dtype == self.x_var.dtype and not emit.is_view(eq):
+                return var
+        return None
+
+    def write_invariants(self, w: _Writer, invariant_eqs: list, loop_eqs: list, where: dict) -> None:
+        """The loop-invariant equations, once before the loop; a weight the loop multiplies by its
+        transpose gets a contiguous transposed copy (BLAS runs x @ Wᵀ faster from one)."""
+        if invariant_eqs:
+            w.line("# the same at every step: computed once")
+        for eq in invariant_eqs:
+            args_ = [_arg(i, where, self.constant) for i in eq.inputs]
+            text = emit.value(eq, args_, self.constant)
+            if eq.op.name == "transpose":
+                text = f"np.ascontiguousarray({text})"
+            w.line(f"{eq.output.name} = {text}", f"{eq.op.name} {_shape_text(eq.output)}")
+            where[id(eq.output)] = eq.output.name
+        for eq in loop_eqs:
+            if eq.op.name == "linear" and isinstance(eq.inputs[1], Var) and id(eq.inputs[1]) in self.invariant:
+                name = where[id(eq.inputs[1])]
+                if name not in self.transposed:
+                    self.transposed[name] = f"{name}_T"
+                    w.line(f"{name}_T = np.ascontiguousarray({name}.T)", "the weight, transposed once")
+
+    def gradient_fits_shared_slot(self) -> bool:
+        """Can each step's input gradient overwrite that step's slot of the shared residual? Yes when
+        it is made by one plain op after the residual's last read in that step of backward."""
+        if self.shared is None or self.d_x is None or self.d_x.shape != self.shared.shape:
+            return False
+        if any(v is self.shared for v in self.leaf_operands):
+            return False
+        producer = next((p for p, eq in enumerate(self.backward_eqs) if eq.output is self.d_x), None)
+        if producer is None or self.backward_eqs[producer].op is ASSEMBLE:
+            return False
+        alias = _aliases(self.forward_view_eqs + self.backward_eqs)
+        for position, eq in enumerate(self.backward_eqs):
+            reads = any(isinstance(i, Var) and alias.get(id(i), id(i)) == id(self.shared) for i in eq.inputs)
+            if reads and (position > producer or (position == producer and eq.op.name not in emit.UFUNCS)):
+                return False
+        return True
 
     def needs_inputs_saved(self) -> bool:
         ids = {id(i) for eq in self.backward_eqs for i in eq.inputs if isinstance(i, Var)}
@@ -345,13 +443,24 @@ class _Generator:
         where: dict[int, str] = {id(p): p.name for p in self.params}
         if self.mask_var is not None:
             where[id(self.mask_var)] = self.mask_var.name
+        self.transposed = {}
+        needed_invariants = prune(self.forward_invariant_eqs + self.backward_invariant_eqs,
+                                  [i for eq in self.backward_eqs for i in eq.inputs
+                                   if isinstance(i, Var) and id(i) in self.invariant])
+        self.write_invariants(w, needed_invariants, self.backward_eqs, where)
         # carried gradients of the state
         for name, var in zip(state_names, state_cots):
             if var is not None:
                 w.line(f"{var.name} = np.array(grad_{name}_final)", f"∂L/∂{name} carried from step to step")
         grad_x_buffer = f"grad_{self.x_source}" if self.x_source != "inputs" else "grad_inputs"
-        w.line(f"{grad_x_buffer} = np.zeros({(T,) + self.x_var.shape}, {self.x_var.dtype.name!r})",
-               "∂L/∂(step input), one slot per step")
+        if self.gradient_fits_shared_slot():
+            grad_x_buffer = self.x_source
+            w.line(f"grad_{self.x_source} = {grad_x_buffer}",
+                   f"∂L/∂(step input), one slot per step, over the spent {self.shared.name}")
+            grad_x_buffer = f"grad_{self.x_source}"
+        else:
+            w.line(f"{grad_x_buffer} = np.zeros({(T,) + self.x_var.shape}, {self.x_var.dtype.name!r})",
+                   "∂L/∂(step input), one slot per step")
         loop_stored = {}
         leaf_ids = {id(v) for v in self.leaf_operands}
         state_grad_ids = {id(v) for v in self.d_states if v is not None}
@@ -370,6 +479,7 @@ class _Generator:
                 scratch.append(var)
         for var in assembles:
             w.line(f"{var.name} = np.zeros({var.shape}, {var.dtype.name!r})", "assembled from slices; the rest stays 0")
+        scratch += [eq.output for eq in self.recomputed]
         if scratch:
             w.line("# scratch for one step, reused by every step")
         for var in scratch:
@@ -409,6 +519,15 @@ class _Generator:
             if var_id in needed_forward and where.get(var_id, var.name) != var.name:
                 w.line(f"{var.name} = {where[var_id]}")
                 where[var_id] = var.name
+        for eq in self.recomputed:
+            source = eq.inputs[0]
+            if where.get(id(source), source.name) != source.name:
+                w.line(f"{source.name} = {where[id(source)]}")
+                where[id(source)] = source.name
+            args_ = [_arg(i, where, self.constant) for i in eq.inputs]
+            _write(w, eq, args_, eq.output.name, eq.output.name, f"{eq.op.name}, recomputed (cheaper than kept)",
+                   self.constant)
+            where[id(eq.output)] = eq.output.name
         for eq in self._views_needed(needed_forward):
             args_ = [_arg(i, where, self.constant) for i in eq.inputs]
             w.line(f"{eq.output.name} = {emit.view(eq, args_, self.constant)}", f"{eq.op.name} (as in forward)")
@@ -448,7 +567,7 @@ class _Generator:
                     target = f"{loop_stored[id(var)]}[t]"
                 elif target is None and id(var) in scratch_ids:
                     target = var.name
-                _write(w, eq, args_, target, var.name, comment, self.constant)
+                _write(w, eq, args_, target, var.name, comment, self.constant, self.transposed)
             where[id(var)] = var.name
         if self.d_x is not None and id(self.d_x) in cot:
             w.line(f"{grad_x_buffer}[t] = {self.d_x.name}")
@@ -563,14 +682,38 @@ class _Generator:
         raise KeyError(f"no stored value for {var.name}")
 
 
+def _aliases(equations: list[Equation]) -> dict[int, int]:
+    """id(view) -> id(the Var it is a view of), through chains of views."""
+    alias: dict[int, int] = {}
+    for eq in equations:
+        if emit.is_view(eq) and isinstance(eq.inputs[0], Var):
+            alias[id(eq.output)] = alias.get(id(eq.inputs[0]), id(eq.inputs[0]))
+    return alias
+
+
+def _fresh(projection: StepProgram) -> bool:
+    """Is the projection's output a new array (not a view of the caller's inputs)?"""
+    producer = {id(eq.output): eq for eq in projection.equations}
+    var = projection.outputs[0]
+    while id(var) in producer:
+        eq = producer[id(var)]
+        if eq.op.name not in ("reshape", "getitem", "transpose", "broadcast_to"):
+            return True
+        if not isinstance(eq.inputs[0], Var):
+            return False
+        var = eq.inputs[0]
+    return False
+
+
 def _offset(offset: int) -> str:
     return f" + {offset}" if offset else ""
 
 
-def _write(w: _Writer, eq: Equation, args: list[str], target: str | None, name: str, comment: str, constant) -> None:
+def _write(w: _Writer, eq: Equation, args: list[str], target: str | None, name: str, comment: str, constant,
+           transposed: dict | None = None) -> None:
     """`name = ...` into `target` when given (and possible), else a fresh value."""
     if target is not None:
-        statement = emit.into(eq, args, name if target == name else name)
+        statement = emit.into(eq, args, name, transposed)
         if statement is not None:
             if target != name:
                 w.line(f"{name} = {target}")

@@ -89,7 +89,7 @@ def value(eq, args, constant) -> str:
     return f"forward[{name!r}]({', '.join(args)}{extra})"
 
 
-def into(eq, args, out) -> str | None:
+def into(eq, args, out, transposed: dict | None = None) -> str | None:
     name, params = eq.op.name, eq.params
     if eq.output.dtype.kind != "f":
         return None
@@ -104,7 +104,8 @@ def into(eq, args, out) -> str | None:
     if name == "matmul" and len(eq.output.shape) == 2:
         return f"np.matmul({args[0]}, {args[1]}, out={out})"
     if name == "linear" and len(eq.output.shape) == 2:
-        text = f"np.matmul({args[0]}, {args[1]}.T, out={out})"
+        weight = (transposed or {}).get(args[1], f"{args[1]}.T")
+        text = f"np.matmul({args[0]}, {weight}, out={out})"
         return text + (f"; {out} += {args[2]}" if len(args) > 2 else "")
     if name == "sum" and not isinstance(params.get("axis"), type(None)):
         return f"np.sum({args[0]}, axis={params.get('axis')!r}, keepdims={params.get('keepdims', False)!r}, out={out})"

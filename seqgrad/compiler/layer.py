@@ -62,8 +62,12 @@ def _node_op(cell_name: str, generated: Generated) -> Primitive:
         steps, batch = inputs.shape[:2]
         width = generated.output_width
         hidden = initial[0].shape[1]
-        packed = np.empty((steps + states, batch, width), inputs.dtype) if width == hidden else None
-        outputs = packed[:steps] if packed is not None else np.empty((steps, batch, width), inputs.dtype)
+        lead = generated.output_slot  # 1 when the output is a state: its buffer starts with the initial state
+        if width == hidden:
+            whole = np.empty((lead + steps + states, batch, width), inputs.dtype)
+            packed, outputs = whole[lead:], whole[:lead + steps]
+        else:
+            packed, outputs = None, np.empty((steps, batch, width), inputs.dtype)
         with np.errstate(over="ignore"):  # sigmoid's e^-x overflows to inf for very negative x: σ = 0, exact
             finals, saved = generated.forward(inputs, *initial, *params, *extras, outputs)
         box["saved"] = saved
@@ -78,10 +82,11 @@ def _node_op(cell_name: str, generated: Generated) -> Primitive:
             raise RuntimeError(f"compiled {cell_name}: double backward (create_graph=True) runs only on the eager "
                                "layer; call the module without seqgrad.compile for it")
         box, extras, states = ctx.params["box"], ctx.params["extras"], ctx.params["states"]
-        saved = box.get("saved")
+        saved = box.pop("saved", None)  # the generated backward writes gradients over spent activations
         if saved is None:
-            raise RuntimeError(f"compiled {cell_name}: backward through this layer a second time after its saved "
-                               "values were released")
+            raise RuntimeError(f"compiled {cell_name}: backward through this layer a second time: its saved values "
+                               "were used up by the first backward (the generated BPTT writes gradients over spent "
+                               "activations). For retain_graph, run the module without seqgrad.compile")
         steps, batch, _ = ctx.in_shapes[0]
         hidden = ctx.in_shapes[1][1]
         width = generated.output_width

@@ -110,3 +110,12 @@ def test_truncated_bptt_with_detached_state_and_float32():
     eager_out, _ = layer(x, state)
     compiled_out, _ = compiled(x, state)
     np.testing.assert_allclose(compiled_out.data, eager_out.data, rtol=1e-5, atol=1e-6)
+
+
+def test_a_second_backward_through_a_compiled_layer_says_why_it_cannot():
+    layer = sg.compile(nn.GRU(D, H, dtype=np.float64))
+    output, _ = layer(sg.randn(3, 2, D).data.astype(np.float64))
+    loss = output.sum()
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="a second time.*without seqgrad.compile"):
+        loss.backward()
