@@ -1,6 +1,6 @@
 """seqgrad: see and build recurrent networks on a small reverse-mode autograd engine."""
 
-from . import bptt, data, export, interop, nn, optim, viz
+from . import bptt, compiler, data, export, interop, nn, optim, viz
 from .autodiff.gradcheck import gradcheck
 from .autodiff.tape import (
     current_scope,
@@ -11,6 +11,7 @@ from .autodiff.tape import (
     record_grad_norms,
     scope,
 )
+from .compiler import compile
 from .dtypes import get_default_dtype, set_default_dtype
 from .errors import CheckpointError, ExportError, GradcheckError, ShapeError, StateDictError
 from .factories import ones, ones_like, randn, zeros, zeros_like
@@ -50,7 +51,7 @@ __all__ = [
     "Tensor", "tensor", "gradcheck", "scope", "current_scope", "no_grad", "enable_grad", "is_grad_enabled",
     "detect_anomaly", "record_grad_norms", "set_default_dtype", "get_default_dtype",
     "ShapeError", "GradcheckError", "CheckpointError", "StateDictError", "ExportError", "manual_seed", "save", "load",
-    "nn", "optim", "bptt", "interop", "data", "viz", "export",
+    "nn", "optim", "bptt", "interop", "data", "viz", "compiler", "compile", "export",
     "zeros", "ones", "zeros_like", "ones_like", "randn",
     "abs", "chunk", "clip", "concat", "exp", "linear", "log", "log_softmax", "logsumexp", "matmul", "max",
     "maximum", "mean", "minimum", "relu", "reshape", "sigmoid", "softmax", "split", "sqrt", "stack", "sum",
