@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
+from ..compiler import CompiledModule
 from ..dtypes import get_default_dtype
 from ..errors import ExportError
 from ..models.char_lm import CharLM
@@ -133,6 +134,8 @@ def exports(*types: type) -> Callable[[Exporter], Exporter]:
 
 def export_module(module: Module, path: str, definitions: Definitions) -> TorchModule:
     """The torch twin of `module` (found at `path` in the exported model; "" for the model itself)."""
+    if isinstance(module, CompiledModule):  # seqgrad.compile(model) computes what model computes
+        module = module.module
     kind = type(module)
     exporter = EXPORTERS.get(kind)
     if exporter is None and isinstance(module, Recurrent) and kind.forward is Recurrent.forward \
@@ -288,6 +291,8 @@ def torch_source(module: Module) -> str:
     """Python source defining `class Exported(torch.nn.Module)`, the torch twin of `module`."""
     if not isinstance(module, Module):
         raise ExportError(f"seqgrad.export: expected a seqgrad.nn.Module, got {type(module).__name__}")
+    if isinstance(module, CompiledModule):
+        module = module.module
     definitions = Definitions()
     top = export_module(module, "", definitions)
     what = f"{type(module).__module__}.{type(module).__qualname__}"

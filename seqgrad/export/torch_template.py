@@ -26,9 +26,21 @@ def run_packed(run, batch_first, input, hx, lengths):
             hx = tuple(h.unsqueeze(1) for h in hx) if isinstance(hx, (tuple, list)) else hx.unsqueeze(1)
     steps = input.shape[1] if batch_first else input.shape[0]
     lengths = torch.as_tensor(lengths, dtype=torch.int64).cpu()
-    packed = pack_padded_sequence(input, lengths, batch_first=batch_first, enforce_sorted=False)
+    # Packing takes no empty sequence: run those for one step, then zero their outputs and give them
+    # back their initial state (seqgrad's length 0).
+    empty = (lengths == 0).to(input.device)
+    packed = pack_padded_sequence(input, lengths.clamp(min=1), batch_first=batch_first, enforce_sorted=False)
     output, state = run(packed, hx)
     output, _ = pad_packed_sequence(output, batch_first=batch_first, total_length=steps)
+    if bool(empty.any()):
+        keep = (~empty).to(output.dtype)
+        output = output * (keep[:, None, None] if batch_first else keep[None, :, None])
+        if isinstance(state, tuple):  # an LSTM's (h, c)
+            initial = hx if hx is not None else tuple(torch.zeros_like(s) for s in state)
+            state = tuple(torch.where(empty[:, None], h0, s) for h0, s in zip(initial, state))
+        else:
+            initial = hx if hx is not None else torch.zeros_like(state)
+            state = torch.where(empty[:, None], initial, state)
     if unbatched:
         output = output.squeeze(1)
         state = tuple(s.squeeze(1) for s in state) if isinstance(state, tuple) else state.squeeze(1)

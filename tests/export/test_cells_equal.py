@@ -50,6 +50,7 @@ SHAPES = {  # (num_layers, bidirectional, lengths, give_state, batch_first)
     "one layer": (1, False, None, False, False),
     "stacked, bidirectional, lengths": (2, True, [5, 2, 4], True, False),
     "stacked, lengths, batch first": (3, False, [1, 5, 3], True, True),
+    "bidirectional, an empty sequence": (1, True, [0, 5, 3], True, False),
 }
 
 

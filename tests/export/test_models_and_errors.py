@@ -193,3 +193,17 @@ def test_generated_source_is_lint_clean(tmp_path):
     result = subprocess.run([ruff, "check", "--isolated", "--line-length", "120", "--select", "E,F,W,I,B,UP",
                              "--ignore", "E731,B905", "."], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_compiled_and_unbatched(float64):
+    """seqgrad.compile(model) exports as model does; an unbatched (T, D) input runs as in seqgrad."""
+    sg.manual_seed(4)
+    layer = nn.Recurrent(lambda size: PeepholeLSTM(size, 3), input_size=2, bidirectional=True)
+    assert torch_source(sg.compile(layer)) == torch_source(layer)
+    theirs = load_exported(*to_torch(layer))
+    x = np.random.default_rng(2).standard_normal((4, 2))
+    output, (hidden, cell_state) = layer(sg.Tensor(x))
+    their_output, (their_hidden, their_cell) = theirs(torch.from_numpy(x))
+    assert their_output.shape == (4, 6) and their_hidden.shape == (2, 3)
+    for ours, their in ((output, their_output), (hidden, their_hidden), (cell_state, their_cell)):
+        assert relative(ours.data, their) < 1e-12
