@@ -8,6 +8,7 @@ from pathlib import Path
 from ..atomic import write_atomically
 from ..cli import UsageError
 from ..errors import CheckpointError, ExportError
+from ..export.modules import GENERATED_MARK
 from ._options import one_line_errors
 
 DESCRIPTION = """\
@@ -53,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     output = args.output
     if output.exists() and not output.is_dir():
         raise UsageError(f"-o {output} is a file; give a folder")
+    existing = output / "model.py"
+    if existing.is_file() and GENERATED_MARK not in existing.read_text(encoding="utf-8", errors="replace")[:500]:
+        raise UsageError(f"{existing} exists and was not written by seqgrad export; refusing to replace it "
+                         "(choose another -o folder)")
     output.mkdir(parents=True, exist_ok=True)
     write_atomically(output / "model.py", lambda handle: handle.write(source), binary=False)
     write_atomically(output / "weights.pt", lambda handle: torch.save(state_dict, handle))

@@ -91,7 +91,8 @@ def method_body(programs: list[StepProgram], axes: dict[str, int], what: str, na
         raise ExportError(f"seqgrad.export: {what} runs {' / '.join(map(str, counts))} ops at different sizes (batch, "
                           "steps or layer); one generated cell must run the same ops at every size")
     used_inputs = {id(value) for eq in first.equations for value in eq.inputs} | {id(var) for var in first.outputs}
-    lines = [f"{names[id(var)]} = weights[{var.role[len('param:'):]!r}]  # {var.shape}"
+    lines = [f"{names[id(var)]} = weights[{var.role[len('param:'):]!r}]  "
+             f"# {sizes.shape_comment([program.input(var.role).shape for program in programs])}"
              for var in first.inputs if var.role.startswith("param:") and id(var) in used_inputs]
     body, used = [], set()
     for position, equations in enumerate(zip(*(program.equations for program in programs))):

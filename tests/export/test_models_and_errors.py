@@ -144,6 +144,12 @@ def test_export_command_writes_a_torch_model_equal_to_the_checkpoint(checkpoint,
     np.testing.assert_allclose(model(ids)[0].data, theirs(torch.from_numpy(ids))[0].detach().numpy(),
                                rtol=1e-5, atol=1e-6)
     assert sg.data.Vocabulary.load(tmp_path / "out" / "vocab.json") == tokenizer.vocab
+    assert main(["export", str(checkpoint), "--to", "torch", "-o", str(tmp_path / "out")]) == 0  # its own files
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "model.py").write_text("my own model\n")
+    assert main(["export", str(checkpoint), "--to", "torch", "-o", str(tmp_path / "mine")]) == 2
+    assert "was not written by seqgrad export" in one_error_line(capsys)
+    assert (tmp_path / "mine" / "model.py").read_text() == "my own model\n"
 
 
 def one_error_line(capsys) -> str:
