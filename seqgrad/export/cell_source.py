@@ -43,6 +43,9 @@ class SizeNames:
             if len(offsets) == 1:  # the size itself, or the size plus a constant (a concat with the state)
                 offset = offsets.pop()
                 return name if offset == 0 else f"{name} {'+' if offset > 0 else '-'} {abs(offset)}"
+            factors = {value // size if value % size == 0 else None for value, size in zip(values, known)}
+            if len(factors) == 1 and None not in factors:  # a multiple (a concat along the batch)
+                return f"{factors.pop()} * {name}"
         raise ExportError(f"seqgrad.export: {what} is {' / '.join(map(str, values))} in traces at different sizes, "
                           f"which is none of {', '.join(self.values)}; the generated cell cannot follow it")
 
@@ -51,8 +54,9 @@ class SizeNames:
         for values in zip(*shapes):
             value = self.source(values, "a shape")
             if isinstance(value, str):
-                name, _, rest = value.partition(" + " if " + " in value else " - ")
-                value = self.shown[name] + (value[len(name):].replace(" ", "") if rest else "")
+                for name, shown in sorted(self.shown.items(), key=lambda item: -len(item[0])):
+                    value = value.replace(name, shown)
+                value = value.replace(" * ", "·").replace(" ", "")
             parts.append(str(value))
         return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
@@ -107,6 +111,7 @@ def method_body(programs: list[StepProgram], axes: dict[str, int], what: str, na
                                     for values in zip(*(other.params[key] for other in equations)))
                 used.update(part for source in params[key] if isinstance(source, str)
                             for part in source.replace(" + ", " * ").replace(" - ", " * ").split(" * "))
+                used.discard("steps * batch")
             elif not all(Const(params[key]).same(Const(other.params[key])) for other in equations):
                 raise ExportError(f"seqgrad.export: {eq.op.name}'s {key} depends on the batch size or layer{where}; "
                                   "the generated cell cannot follow it")

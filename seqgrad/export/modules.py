@@ -23,6 +23,7 @@ from ..nn.cells import GRUCell, LSTMCell, RNNCell
 from ..nn.layers import Dropout, Embedding, Linear, Sequential
 from ..nn.module import Module
 from ..nn.recurrent import GRU, LSTM, RNN, Recurrent
+from .cell_source import export_cell
 from .torch_ops import torch_dtype
 
 
@@ -227,8 +228,6 @@ def export_recurrent(layer: Recurrent, path: str, definitions: Definitions) -> T
         extra = f", nonlinearity={first.nonlinearity!r}" if kind == "RNN" else ""
         return TorchModule(kind, f"{layer.input_size}, {layer.hidden_size}, {_layer_options(layer)}, "
                                  f"bias={bool(first.bias)}{extra}, dtype={dtype_of(layer)}")
-    from .cell_source import export_cell  # the generated-cell path: traced steps
-
     cell_class = export_cell(layer, path, definitions)
     definitions.template("Recurrent")
     shapes = []

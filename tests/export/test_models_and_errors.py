@@ -213,3 +213,28 @@ def test_compiled_and_unbatched(float64):
     assert their_output.shape == (4, 6) and their_hidden.shape == (2, 3)
     for ours, their in ((output, their_output), (hidden, their_hidden), (cell_state, their_cell)):
         assert relative(ours.data, their) < 1e-12
+
+
+class BatchReshape(nn.Cell):
+    """A step whose ops name the batch size (a reshape by it): the generated cell reads it at run time."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.mix = nn.Linear(input_size + hidden_size, hidden_size)
+
+    def step(self, x, state):
+        both = sg.concat([state[0], state[0].tanh()], axis=0)  # (2B, H)
+        summed = both.reshape(2, x.shape[0], self.hidden_size).sum(axis=0)
+        hidden = self.mix(sg.concat([x, summed], axis=1)).tanh()
+        return hidden, (hidden,)
+
+
+def test_a_step_that_names_the_batch_size_runs_at_any_batch_size(float64):
+    sg.manual_seed(5)
+    layer = nn.Recurrent(lambda size: BatchReshape(size, 3), input_size=2, num_layers=2)
+    source, state_dict = to_torch(layer)
+    assert "reshape(2, batch, 3)" in source and "# (2·B, 3)" in source
+    theirs = load_exported(source, state_dict)
+    x = np.random.default_rng(3).standard_normal((4, 7, 2))  # a batch of 7; the traces used 3 and 5
+    assert relative(layer(sg.Tensor(x))[0].data, theirs(torch.from_numpy(x))[0]) < 1e-12
