@@ -52,8 +52,11 @@ class SizeNames:
     def shape_comment(self, shapes: list[tuple]) -> str:
         parts = []
         for values in zip(*shapes):
-            value = self.source(values, "a shape")
-            if isinstance(value, str):
+            try:
+                value = self.source(values, "a shape")
+            except ExportError:  # a size no name describes: a comment shows what the traces saw
+                value = "/".join(map(str, values))
+            if isinstance(value, str) and "/" not in value:
                 for name, shown in sorted(self.shown.items(), key=lambda item: -len(item[0])):
                     value = value.replace(name, shown)
                 value = value.replace(" * ", "·").replace(" ", "")
