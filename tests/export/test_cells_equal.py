@@ -20,7 +20,6 @@ pytestmark = pytest.mark.torch
 README = Path(__file__).resolve().parents[2] / "README.md"
 TOLERANCE = 1e-10
 STEPS, BATCH, FEATURES, HIDDEN = 5, 3, 2, 4
-WORST: dict[str, float] = {}
 
 
 def readme_cell():
@@ -112,14 +111,5 @@ def test_exported_layer_equals_seqgrad(kind, shape, float64):
     assert set(their_params) == {name for name, _ in ours.named_parameters()}
     for name, param in ours.named_parameters():
         differences[f"grad {name}"] = relative(param.grad, their_params[name].grad)
-    worst = max(differences.values())
-    WORST[kind] = max(WORST.get(kind, 0.0), worst)
-    assert worst < TOLERANCE, {k: v for k, v in differences.items() if v >= TOLERANCE}
+    assert max(differences.values()) < TOLERANCE, {k: v for k, v in differences.items() if v >= TOLERANCE}
 
-
-def test_report_worst_differences(capsys):
-    """Prints the worst relative difference per cell over the cases above (run with -s to see it)."""
-    if WORST:
-        with capsys.disabled():
-            print("\nexport vs seqgrad, worst relative difference (float64):",
-                  ", ".join(f"{kind} {value:.1e}" for kind, value in WORST.items()))
