@@ -238,3 +238,18 @@ def test_a_step_that_names_the_batch_size_runs_at_any_batch_size(float64):
     theirs = load_exported(source, state_dict)
     x = np.random.default_rng(3).standard_normal((4, 7, 2))  # a batch of 7; the traces used 3 and 5
     assert relative(layer(sg.Tensor(x))[0].data, theirs(torch.from_numpy(x))[0]) < 1e-12
+
+
+def test_recurrent_dropout_of_a_cell_that_does_not_mask_itself(float64):
+    """The layer multiplies the incoming hidden state by one mask per sequence, as seqgrad's unroller does."""
+    sg.manual_seed(6)
+    layer = nn.Recurrent(lambda size: PeepholeLSTM(size, 3), input_size=2, recurrent_dropout=0.5).eval()
+    source, state_dict = to_torch(layer)
+    assert "masks_recurrent = False" in source and "recurrent_dropout=0.5" in source
+    theirs = load_exported(source, state_dict).eval()
+    x = np.random.default_rng(4).standard_normal((5, 8, 2))
+    assert relative(layer(sg.Tensor(x))[0].data, theirs(torch.from_numpy(x))[0]) < 1e-12
+    theirs.train()
+    torch.manual_seed(0)
+    dropped, _ = theirs(torch.from_numpy(x))
+    assert not torch.allclose(dropped, theirs.eval()(torch.from_numpy(x))[0])
