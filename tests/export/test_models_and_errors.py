@@ -253,3 +253,14 @@ def test_recurrent_dropout_of_a_cell_that_does_not_mask_itself(float64):
     torch.manual_seed(0)
     dropped, _ = theirs(torch.from_numpy(x))
     assert not torch.allclose(dropped, theirs.eval()(torch.from_numpy(x))[0])
+
+
+def test_layer_norm_exported_where_seqgrad_has_it(float64):
+    if not hasattr(nn, "LayerNorm"):
+        pytest.skip("seqgrad.nn.LayerNorm is not in this tree yet (the exporter registers itself when it is)")
+    sg.manual_seed(7)
+    ours = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4))
+    theirs = load_exported(*to_torch(ours))
+    assert isinstance(theirs[1], torch.nn.LayerNorm)
+    x = np.random.default_rng(5).standard_normal((2, 3))
+    assert relative(ours(sg.Tensor(x)).data, theirs(torch.from_numpy(x))) < 1e-12
