@@ -40,6 +40,8 @@ CUT_COLOUR = "#b03a2e"
 PARAMETER_EDGE = "#6f8fb8"
 PLAIN_EDGE = "#606060"
 
+COMPILED = "compiled "  # op-name prefix of a compiled layer-direction's node (seqgrad.compile)
+
 
 # --- escaping -------------------------------------------------------------------------------
 def html_text(text) -> str:
@@ -283,6 +285,8 @@ class _Writer:
             attrs["style"] = attrs["style"] + ",dashed"  # not reached by the backward pass (yet)
         attrs["label"] = html_label(self.node_label(unit, norm))
         attrs["tooltip"] = plain_text(self.tooltip(unit, norm))
+        if any(node.name.startswith(COMPILED) for node in unit.nodes):
+            attrs["peripheries"] = "2"  # a compiled layer-direction: generated forward + BPTT in one node
         state = unit.state_node() if unit.kind == "op" else None
         if state is not None and state.role is not None:
             attrs["penwidth"] = "2.2"
@@ -313,10 +317,14 @@ class _Writer:
                 if gate is not None:
                     name += f" <I>{html_text(gate)}</I>"
             lines.append(name)
+            if node.name.startswith(COMPILED):
+                lines.append(_small("compiled: generated forward + BPTT, one node"))
             if self.shapes:
                 lines.append(_small(html_text(_shape_text(node.shape))))
         elif unit.kind == "group":
             lines.append(f"<B>{html_text(unit.title)}</B>")
+            if any(node.name.startswith(COMPILED) for node in unit.nodes):
+                lines.append(_small("compiled"))
             roles = sorted({node.role for node in unit.nodes if node.role is not None})
             detail = f"{len(unit.nodes)} ops"
             if roles:
