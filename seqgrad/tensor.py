@@ -95,6 +95,7 @@ class Tensor:
         out = Tensor.wrap(self._data)
         if self.node is not None:
             out.detached_from = DetachedFrom(self.node)
+            mark_cut(self._data, out.detached_from)
         return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -239,25 +240,11 @@ class Tensor:
     def chunk(self, chunks, axis=0, *, dim=None): return ops.chunk(self, chunks, axis=axis, dim=dim)
 
 
-class DetachedFrom(str):
-    """Where a detached tensor was cut off, as text ('stack (LSTM)': the op and its scope), with
-    weak references to that op's Node (`.node()`) and to the Nodes it read (`.inputs`): a detached
-    state never keeps the previous window's graph in memory, and when the op itself is gone (a
-    layer's stacked final state, dropped once the next window starts) the states it stacked are
-    still found while their graph lives. Drawings connect a cut to the state it cut."""
-
-    def __new__(cls, node) -> DetachedFrom:
-        text = node.op.name + (f" ({node.scope.describe()})" if node.scope is not None else "")
-        made = super().__new__(cls, text)
-        made.node = weakref.ref(node)
-        made.inputs = tuple(weakref.ref(edge) for edge in node.edges
-                            if edge is not None and not isinstance(edge, Tensor))
-        return made
-
-
 def data_of(value):
     """The ndarray behind a Tensor, or the value itself (for masks and indices: no gradient)."""
-    return value._data if isinstance(value, Tensor) else value
+    if type(value) is Tensor:  # the common case, straight from the slot
+        return value._data
+    return value.data if isinstance(value, Tensor) else value  # a subclass may define what .data reads
 
 
 def _to_array(data, dtype) -> np.ndarray:
@@ -293,5 +280,6 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 
 
 from . import ops  # noqa: E402  (ops build Tensors; Tensor's operators call ops)
+from .autodiff.graph import DetachedFrom, mark_cut  # noqa: E402
 from .autodiff.saved import data_of_tensor  # noqa: E402
 from .ops.primitive import apply as _apply  # noqa: E402  (indexing skips the call-checking layer)

@@ -27,7 +27,7 @@ from .lazy_grads import (
 )
 from .observe import Observers
 from .saved import check as check_saved
-from .saved import hand_back
+from .saved import release as release_saved
 from .tape import RECORDING, Node, describe_scope, enable_grad, gc_paused, no_grad
 
 FREED_MESSAGE = (
@@ -98,7 +98,7 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc, observers: Observers | No
                 grad = make_dense(grad, node)
             if node.freed and (node.op.save_inputs or node.op.save_output):
                 raise RuntimeError(FREED_MESSAGE.format(op=node.op.name, scope=describe_scope(node.scope)))
-            if node.stamps is not None:  # a user array it saved: unchanged since the forward?
+            if node.guard is not None:  # the user's arrays it saved: unchanged since the forward?
                 check_saved(node)
             if node.retained is not None:
                 owner = node.retained()
@@ -134,10 +134,10 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc, observers: Observers | No
                 except ShapeMismatch as mismatch:
                     raise _shape_error(node, position, mismatch) from None
             if not retain_graph:
-                node.xs = node.out = node.stamps = None  # dropping the stamps unlocks the user's arrays
+                node.xs = node.out = None
                 node.freed = True
-                if node.handed_out is not None:
-                    hand_back(node)
+                if node.guard is not None:
+                    release_saved(node)
         acc.finish()
     finally:
         for _, pending in heap:  # an error mid-way must not leave stale gradients

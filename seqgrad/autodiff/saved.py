@@ -54,8 +54,19 @@ class Stamp:
             pass
 
 
-def lock_user_arrays(saved: tuple, edges: tuple) -> tuple | None:
-    """Lock the saved arrays that belong to leaves or constants; the stamps the node keeps."""
+class Guard:
+    """What a node keeps against in-place edits: the stamps of the user arrays it saved, and its
+    output array if `.data` handed it out read-only."""
+
+    __slots__ = ("stamps", "handed_out")
+
+    def __init__(self, stamps: tuple) -> None:
+        self.stamps = stamps
+        self.handed_out: np.ndarray | None = None
+
+
+def lock_user_arrays(saved: tuple, edges: tuple) -> Guard | None:
+    """Lock the saved arrays that belong to leaves or constants; the guard the node keeps."""
     stamps = []
     for array, edge in zip(saved, edges):
         if array is None or type(edge) is Node or type(array) is not np.ndarray:
@@ -69,7 +80,7 @@ def lock_user_arrays(saved: tuple, edges: tuple) -> tuple | None:
             stamp = Stamp(array)
             _locked[id(array)] = weakref.ref(stamp)
         stamps.append(stamp)
-    return tuple(stamps) if stamps else None
+    return Guard(tuple(stamps)) if stamps else None
 
 
 def unlock(array: np.ndarray) -> None:
@@ -84,7 +95,7 @@ def unlock(array: np.ndarray) -> None:
 
 def check(node: Node) -> None:
     """Before node's rule runs: raise if a user array it saved changed since the forward."""
-    for stamp in node.stamps:
+    for stamp in node.guard.stamps:
         seen = stamp.seen
         if seen is None:
             continue  # locked since it was saved: unchanged
@@ -109,16 +120,20 @@ def data_of_tensor(tensor) -> np.ndarray:
     if node is None:
         if _locked and id(array) in _locked:
             unlock(array)
-    elif not node.freed and node.handed_out is None and array.flags.writeable:
+    elif not node.freed and array.flags.writeable:
         array.setflags(write=False)
-        node.handed_out = array
+        if node.guard is None:
+            node.guard = Guard(())
+        node.guard.handed_out = array
     return array
 
 
-def hand_back(node: Node) -> None:
-    """Backward has passed `node`: its output array, locked when read through `.data`, is the user's again."""
-    _writable(node.handed_out)
-    node.handed_out = None
+def release(node: Node) -> None:
+    """Backward has passed `node`: its output array, if `.data` handed it out, is the user's again,
+    and dropping its stamps unlocks the user arrays no other node needs."""
+    if node.guard.handed_out is not None:
+        _writable(node.guard.handed_out)
+    node.guard = None
 
 
 def _writable(array: np.ndarray) -> None:

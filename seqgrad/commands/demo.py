@@ -76,6 +76,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="a tiny model on a slice of the text: a few seconds, to check the pipeline")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0 (same seed, same result)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--eager", action="store_true",
+                        help="train with the LSTM run op by op instead of as generated code (to compare speed)")
     return parser
 
 
@@ -123,7 +125,9 @@ def run(args: argparse.Namespace) -> int:
           f"characters (truncated BPTT: the state crosses windows, the gradient does not), "
           f"gradient norm clipped to {config.clip}")
     print(f"  a model that knows only how often each character occurs needs {baseline:.2f} bits per character")
-    history = train_char_lm(model, train_ids, config, valid_ids=valid_ids, progress=progress)
+    history = train_char_lm(model, train_ids, config, valid_ids=valid_ids, progress=progress, eager=args.eager)
+    print(f"training throughput: {history.characters_per_second:,.0f} characters per second "
+          f"({'eager' if args.eager else 'compiled'} LSTM; --eager to compare)")
     final = bits(history.eval_losses[-1])
     print(f"held-out text: {final:.2f} bits per character, against {baseline:.2f} for the unigram baseline: "
           + verdict(final, baseline))

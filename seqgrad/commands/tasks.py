@@ -51,6 +51,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--eval-every", type=positive_int, default=100, help="test every N steps (default: 100)")
     parser.add_argument("--seed", type=int, default=0, help="default: 0")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--eager", action="store_true",
+                        help="run the recurrent layers op by op instead of as generated code (to compare)")
     return parser
 
 
@@ -69,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
           f"{args.batch}" + (f", truncated BPTT k={args.bptt}" if args.bptt else ", full BPTT"))
     try:
         result, _ = train_task(task, args.cell, steps, args.hidden, args.batch, args.lr, args.clip or None,
-                               args.seed, args.bptt, eval_every=args.eval_every, progress=not args.no_progress)
+                               args.seed, args.bptt, eval_every=args.eval_every, progress=not args.no_progress,
+                               eager=args.eager)
     except FloatingPointError as error:
         raise UsageError(f"training diverged ({error}); lower --lr or set --clip") from None
     verdict = "beats" if result.beats_baseline else "does NOT beat"

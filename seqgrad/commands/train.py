@@ -69,6 +69,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                           help="share of the text held out for evaluation (default: 0.05)")
     training.add_argument("--seed", type=int, default=0, help="seed of weights, dropout and data order (default: 0)")
     training.add_argument("--no-progress", action="store_true", help="no progress bar")
+    training.add_argument("--eager", action="store_true",
+                          help="run the recurrent layers op by op instead of as generated code (to compare)")
     parser.add_argument("--checkpoint", type=Path, default=Path("char_lm.npz"),
                         help="where to write the trained model (default: ./char_lm.npz); an existing file is "
                              "replaced only if it is a seqgrad char-LM checkpoint")
@@ -126,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
           f"{model.num_parameters():,} parameters; {config.steps} updates of {config.window} steps × "
           f"{config.batch_size} streams, clip {config.clip}, lr {config.lr}")
     try:
-        history = train_char_lm(model, train_ids, config, valid_ids=valid_ids, progress=not args.no_progress)
+        history = train_char_lm(model, train_ids, config, valid_ids=valid_ids, progress=not args.no_progress,
+                                eager=args.eager)
     except FloatingPointError as error:
         raise UsageError(f"training diverged ({error}); lower --lr or set --clip") from None
     final = bits(history.eval_losses[-1])

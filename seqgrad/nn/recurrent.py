@@ -246,8 +246,9 @@ class Recurrent(Module):
             raise ValueError(f"lengths must be a sequence of ints, one per batch entry; got {lengths!r}")
         if len(lengths) != batch:
             raise ValueError(f"lengths has {len(lengths)} entries but the batch has {batch} sequences")
-        if lengths.min() < 1 or lengths.max() > steps:
-            raise ValueError(f"lengths must be between 1 and the {steps} time steps, got {lengths.tolist()}")
+        if lengths.min() < 0 or lengths.max() > steps:
+            # A length of 0 is an empty sequence: zero outputs, final state = initial state.
+            raise ValueError(f"lengths must be between 0 and the {steps} time steps, got {lengths.tolist()}")
         if (lengths == steps).all():
             return None
         return (np.arange(steps)[:, None] < lengths[None, :])[:, :, None]

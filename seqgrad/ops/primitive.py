@@ -156,12 +156,7 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
     if RECORDING.anomaly:
         check_finite(out, f"{op.name} produced a non-finite output")
     if not (requires_grad and RECORDING.grad_enabled):
-        result = Tensor.wrap(out)
-        for value in inputs:  # a reshape or split of a detached state still comes from a cut (drawn)
-            if isinstance(value, Tensor) and value.detached_from is not None:
-                result.detached_from = value.detached_from
-                break
-        return result
+        return Tensor.wrap(out)
     saved = _saved_inputs(op.save_inputs, arrays, needs)
     node = Node(
         op,
@@ -175,7 +170,7 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
         out.shape, out.dtype,
     )
     if user_arrays and saved is not None:  # lock them, so an in-place edit cannot go unseen
-        node.stamps = lock_user_arrays(saved, node.edges)
+        node.guard = lock_user_arrays(saved, node.edges)
     return Tensor.wrap(out, requires_grad=True, node=node)
 
 

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from ..autodiff.tape import no_grad
 from ..bptt import detach_state, truncated_bptt
+from ..compiler import compile
 from ..data.batching import char_lm_batches
 from ..models.char_lm import CharLM
 from ..nn.functional import cross_entropy
@@ -77,6 +78,12 @@ class TrainHistory:
     eval_losses: list[float] = field(default_factory=list)
     characters: int = 0
     seconds: float = 0.0  # wall time, for the report only: nothing computed depends on it
+    eval_seconds: float = 0.0  # the part of `seconds` spent measuring held-out loss
+
+    @property
+    def characters_per_second(self) -> float:
+        """Training throughput: characters trained on per second of training (evaluation excluded)."""
+        return self.characters / max(self.seconds - self.eval_seconds, 1e-9)
 
     @property
     def steps(self) -> int:
@@ -98,14 +105,16 @@ def check_corpus_size(train_ids: np.ndarray, batch_size: int, seq_len: int, wher
 
 
 def train_char_lm(model: CharLM, train_ids: np.ndarray, config: TrainConfig, valid_ids: np.ndarray | None = None,
-                  progress: bool = True, on_eval: Callable[[int, float], None] | None = None) -> TrainHistory:
+                  progress: bool = True, on_eval: Callable[[int, float], None] | None = None,
+                  eager: bool = False) -> TrainHistory:
     """Train `model` in place on the id array `train_ids` (1-D ints) for `config.steps` updates.
 
     Each update: forward over one window (bptt, batch) from the state the previous window left
     (detached), mean cross-entropy, backward, clip the gradient norm to `config.clip`, Adam step,
     cosine-annealed learning rate (down to `min_lr_fraction`·lr at the last step). The streams
     restart, each epoch at a different seeded offset, with a fresh zero state. With `valid_ids`
-    the held-out loss is measured every `eval_every` updates and at the end.
+    the held-out loss is measured every `eval_every` updates and at the end. The recurrent layers
+    run compiled (seqgrad.compile: generated forward and BPTT) unless `eager`.
     """
     config.check()
     train_ids = np.asarray(train_ids)
@@ -119,7 +128,7 @@ def train_char_lm(model: CharLM, train_ids: np.ndarray, config: TrainConfig, val
                mininterval=0.5, leave=True)
     started = time.perf_counter()
     model.train()
-    forward = model.__call__
+    forward = (model if eager else compile(model)).__call__
     try:
         epoch = 0
         while history.steps < config.steps:
@@ -161,12 +170,14 @@ def train_char_lm(model: CharLM, train_ids: np.ndarray, config: TrainConfig, val
 
 
 def _record_eval(model, valid_ids, config, history, step, on_eval) -> None:
+    started = time.perf_counter()
     loss = evaluate_char_lm(model, valid_ids, batch_size=config.batch_size, seq_len=max(config.seq_len, 64))
     history.eval_steps.append(step)
     history.eval_losses.append(loss)
     if on_eval is not None:
         on_eval(step, loss)
     model.train()
+    history.eval_seconds += time.perf_counter() - started
 
 
 def evaluate_char_lm(model: CharLM, ids: np.ndarray, batch_size: int = 64, seq_len: int = 128) -> float:

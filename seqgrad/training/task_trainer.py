@@ -27,6 +27,7 @@ from tqdm import tqdm
 from .. import ops
 from ..autodiff.tape import no_grad
 from ..bptt import run_truncated_bptt
+from ..compiler import compile
 from ..data.batching import IGNORE_INDEX
 from ..data.encoding import one_hot
 from ..data.reber import REBER_ALPHABET, reber_encode, reber_next_symbol_mask, reber_strings
@@ -291,7 +292,8 @@ def evaluate_task(model: SequenceModel, task: Task, test) -> dict:
 def train_task(task: Task, cell: str = "lstm", steps: int = 1000, hidden_size: int = 64, batch_size: int = 32,
                lr: float = 3e-3, clip: float | None = 1.0, seed: int = 0, bptt: int | None = None,
                test_size: int = 512, eval_every: int | None = None, stop_when_solved: bool = False,
-               progress: bool = True, model: SequenceModel | None = None) -> tuple[TaskResult, SequenceModel]:
+               progress: bool = True, model: SequenceModel | None = None,
+               eager: bool = False) -> tuple[TaskResult, SequenceModel]:
     """Train a `cell` network on fresh batches of `task` for `steps` batches; score it on a fixed test set.
 
     Each batch is one Adam update (full BPTT through the whole sequence), or with `bptt` = k
@@ -317,6 +319,7 @@ def train_task(task: Task, cell: str = "lstm", steps: int = 1000, hidden_size: i
     test = task.batch(test_size, np.random.default_rng([seed, 1]))
     result = TaskResult(task.name, task.description, cell, 0, task.metric, math.nan, task.baseline,
                         task.baseline_label, {})
+    runner = model if eager else compile(model)  # generated forward and BPTT unless eager
     started = time.perf_counter()
     bar = tqdm(total=steps, desc=f"{task.name} {cell}", unit="step", disable=not progress, dynamic_ncols=True,
                mininterval=0.5)
@@ -325,7 +328,7 @@ def train_task(task: Task, cell: str = "lstm", steps: int = 1000, hidden_size: i
             inputs, targets, lengths = task.batch(batch_size, data_rng)
             if bptt is None:
                 optimizer.zero_grad()
-                outputs, _ = model(inputs, lengths=lengths)
+                outputs, _ = runner(inputs, lengths=lengths)
                 loss = task.loss(outputs, targets)
                 loss.backward()
                 if clip:
@@ -333,7 +336,7 @@ def train_task(task: Task, cell: str = "lstm", steps: int = 1000, hidden_size: i
                 optimizer.step()
                 loss_value = loss.item()
             else:
-                windows, _ = run_truncated_bptt(lambda x, state: model(x, state), task.loss, Tensor(inputs),
+                windows, _ = run_truncated_bptt(lambda x, state: runner(x, state), task.loss, Tensor(inputs),
                                                 targets, bptt, optimizer, clip=clip)
                 loss_value = float(np.mean([window.loss for window in windows]))
             result.losses.append(loss_value)

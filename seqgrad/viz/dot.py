@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import graphviz
 
+from ..autodiff.graph import cut_from
 from ..autodiff.tape import Node
 from .gates import gate_name
 from .graph import ROLE_SYMBOLS, Frame, GraphModel, Link, Unit, has_gradients, leaf_grad_norm
@@ -38,6 +39,8 @@ NODE_STYLE = {
 CUT_COLOUR = "#b03a2e"
 PARAMETER_EDGE = "#6f8fb8"
 PLAIN_EDGE = "#606060"
+
+COMPILED = "compiled "  # op-name prefix of a compiled layer-direction's node (seqgrad.compile)
 
 
 # --- escaping -------------------------------------------------------------------------------
@@ -320,6 +323,8 @@ class _Writer:
             attrs["style"] = attrs["style"] + ",dashed"  # not reached by the backward pass (yet)
         attrs["label"] = html_label(self.node_label(unit, norm))
         attrs["tooltip"] = plain_text(self.tooltip(unit, norm))
+        if any(node.name.startswith(COMPILED) for node in unit.nodes):
+            attrs["peripheries"] = "2"  # a compiled layer-direction: generated forward + BPTT in one node
         state = unit.state_node() if unit.kind == "op" else None
         if state is not None and state.role is not None:
             attrs["penwidth"] = "2.2"
@@ -350,10 +355,14 @@ class _Writer:
                 if gate is not None:
                     name += f" <I>{html_text(gate)}</I>"
             lines.append(name)
+            if node.name.startswith(COMPILED):
+                lines.append(_small("compiled: generated forward + BPTT, one node"))
             if self.shapes:
                 lines.append(_small(html_text(_shape_text(node.shape))))
         elif unit.kind == "group":
             lines.append(f"<B>{html_text(unit.title)}</B>")
+            if any(node.name.startswith(COMPILED) for node in unit.nodes):
+                lines.append(_small("compiled"))
             roles = sorted({node.role for node in unit.nodes if node.role is not None})
             detail = f"{len(unit.nodes)} ops"
             if roles:
@@ -371,7 +380,7 @@ class _Writer:
                 lines.append(_small(html_text(f"‖∇h‖ {format_norm(span[0])} … {format_norm(span[1])}")))
         elif unit.kind == "cut":
             lines.append("<B>✂ cut: detach()</B>")
-            lines.append(_small(html_text(f"from {unit.leaf.detached_from}")))
+            lines.append(_small(html_text(f"from {cut_from(unit.leaf)}")))
             if self.shapes:
                 lines.append(_small(html_text(_shape_text(unit.leaf.shape))))
         else:

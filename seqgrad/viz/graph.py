@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autodiff.graph import Walk, walk
+from ..autodiff.graph import Walk, cut_from, walk
 from ..autodiff.norm import l2_norm
 from ..autodiff.tape import Node, Scope
 from ..nn.module import Parameter
@@ -315,7 +315,7 @@ def cut_origin(leaf: Tensor, present: set[int]) -> Node | None:
     """The drawn op a detached tensor's values came from: the op it was cut from, or when that
     op is not part of the drawing (a layer's stacked final state, which no loss used) the
     nearest drawn op that made it (the last step's state). None when nothing of it is drawn."""
-    cut = leaf.detached_from
+    cut = cut_from(leaf)
     references = ((cut.node,) if hasattr(cut, "node") else ()) + getattr(cut, "inputs", ())
     stack = [node for node in (reference() for reference in references) if node is not None]
     seen = {node.seq for node in stack}
@@ -568,7 +568,7 @@ class _Builder:
         leaf_units: dict[int, Unit] = {}
         initial = self._initial_states()
         for leaf in self.graph.leaves:
-            if leaf.detached_from is not None:
+            if cut_from(leaf) is not None:
                 kind, title = "cut", "detached"
             elif isinstance(leaf, Parameter):
                 kind, title = "parameter", leaf.name or "parameter"

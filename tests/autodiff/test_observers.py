@@ -159,3 +159,13 @@ def test_walk_never_recurses_and_lists_leaves_once():
     graph = walk(h)
     assert len(graph.nodes) == 10000 and graph.leaves == [x]
     assert len(graph.leaf_consumers[id(x)]) == 5001
+
+
+def test_cut_from_names_a_detached_state_and_its_slices():
+    from seqgrad.autodiff.graph import cut_from
+    rnn = nn.RNN(2, 3, num_layers=2)
+    _, final = rnn(seqgrad.randn(3, 1, 2))
+    cut = final.detach()
+    assert cut_from(cut) == cut.detached_from == "stack (RNN)"
+    assert cut_from(cut[1]) == "stack (RNN)"            # a layer's slice of the detached state
+    assert cut_from(seqgrad.randn(2, 3)) is None
