@@ -12,8 +12,8 @@ from ..memory import available_memory, format_bytes
 
 
 def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Make `parser` report a bad argument as one line, `seqgrad CMD: error: ...`, exit status 2
-    (argparse's default prints the whole usage first)."""
+    """Make `parser` report a bad argument as one line, `seqgrad CMD: error: ... (see seqgrad CMD --help)`,
+    exit status 2 (argparse's default prints the whole usage first)."""
 
     def error(message: str):
         print(f"{parser.prog}: error: {message} (see {parser.prog} --help)", file=sys.stderr)

@@ -174,7 +174,13 @@ def _limit_memory(limit: int | None):
 
 
 def _messages(stderr: bytes) -> list[str]:
+    """Graphviz's lines from a child's stderr; of a Python traceback (the pygraphviz child failing)
+    only its last line, the exception, is kept."""
     lines = stderr.decode("utf-8", "replace").splitlines()
+    if "Traceback (most recent call last):" in lines:
+        start = lines.index("Traceback (most recent call last):")
+        exception = [line for line in lines[start + 1:] if line.strip() and not line.startswith(" ")]
+        lines = lines[:start] + exception[-1:]
     return [line.strip() for line in lines if line.strip() and not line.startswith("Fontconfig")]
 
 
