@@ -13,9 +13,9 @@ from .. import random as seqgrad_random
 from ..cli import UsageError
 from ..data import CharTokenizer, stdlib_corpus, unigram_bits_per_char
 from ..models.char_lm import BIDIRECTIONAL_LM_MESSAGE, CharLM
-from ..training.lm_checkpoint import is_char_lm_checkpoint, save_char_lm
 from ..training.divergence import diverged_message
 from ..training.interrupt import StopRequest
+from ..training.lm_checkpoint import is_char_lm_checkpoint, save_char_lm
 from ..training.lm_trainer import TrainConfig, bits, check_corpus_size, train_char_lm, training_divergence
 from ..training.text import read_text_file, split_held_out
 from ..training.threads import limit_blas_threads
@@ -92,10 +92,10 @@ def load_training_text(path: Path | None, max_chars: int | None, seed: int = 0) 
     if path is None:
         return stdlib_corpus(max_chars, seed=seed), "the embedded corpus (Python standard-library docstrings)"
     try:
-        text = read_text_file(path)
+        text = read_text_file(path, max_chars)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    return (text[:max_chars] if max_chars else text), str(path)
+    return text, str(path)
 
 
 def check_checkpoint_target(path: Path) -> None:
