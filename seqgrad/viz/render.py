@@ -132,17 +132,26 @@ def _source(graph) -> str:
 
 def _run_layout(command: list[str], source: str, fmt: str, name: str, timeout: float | None,
                 memory_limit: int | None) -> bytes:
-    """Run one layout child; its stdout is the drawing. subprocess.run kills the child on any
-    exception in the parent, Ctrl-C (KeyboardInterrupt) included."""
+    """Run one layout child; its stdout is the drawing. Whatever stops the parent (the time limit,
+    Ctrl-C) kills the child and reaps it before going on."""
     try:
-        result = subprocess.run(command, input=source.encode("utf-8"), capture_output=True, check=False,
-                                timeout=timeout, preexec_fn=_limit_memory(memory_limit))
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   preexec_fn=_limit_memory(memory_limit))
+    except OSError as error:
+        raise GraphvizError(f"{name} could not be started: {error}") from None
+    try:
+        stdout, stderr = process.communicate(source.encode("utf-8"), timeout=timeout)
     except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
         raise GraphvizError(f"{name} did not finish laying out the drawing within {timeout:g} s "
                             f"({_size(source)}); draw less (level='cell', steps=(3, 3)) or pass a longer "
                             "timeout=") from None
-    except OSError as error:
-        raise GraphvizError(f"{name} could not be started: {error}") from None
+    except BaseException:   # Ctrl-C (KeyboardInterrupt) or any other interruption
+        process.kill()
+        process.wait()
+        raise
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     messages = _messages(result.stderr)
     if result.returncode != 0 or not result.stdout or any(line.startswith("Error") for line in messages):
         if result.returncode < 0:

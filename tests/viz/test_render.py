@@ -84,13 +84,13 @@ def test_the_system_dot_is_used_when_it_is_on_path(drawing, tmp_path, fake_syste
 def test_without_dot_on_path_the_bundled_graphviz_of_pygraphviz_renders(drawing, tmp_path, no_system_dot,
                                                                         monkeypatch):
     calls = []
-    original = subprocess.run
 
-    def spy(command, *args, **kwargs):   # the layout runs in a child process that imports pygraphviz
-        calls.append(command)
-        return original(command, *args, **kwargs)
+    class Spy(subprocess.Popen):   # the layout runs in a child process that imports pygraphviz
+        def __init__(self, command, *args, **kwargs):
+            calls.append(command)
+            super().__init__(command, *args, **kwargs)
 
-    monkeypatch.setattr(subprocess, "run", spy)
+    monkeypatch.setattr(subprocess, "Popen", Spy)
     assert choose_backend() == "pygraphviz"
     path = render(drawing, tmp_path / "graph.png")
     assert path.read_bytes().startswith(b"\x89PNG")
