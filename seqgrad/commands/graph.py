@@ -78,10 +78,13 @@ def run(args) -> int:
         raise UsageError(f"cannot tell the format of {str(args.output)!r}: use one of {', '.join(EXTENSIONS)}")
     directions = 2 if args.bidirectional or args.cell in ("bilstm", "bidirectional") else 1
     recorded = 20 * 1024 * args.steps * args.layers * directions   # about 20 recorded ops of 1 KB per step
-    check_memory(recurrent_memory(steps=args.steps, batch=args.batch, hidden=args.hidden_size, inputs=args.input_size,
-                                  layers=args.layers, directions=directions, outputs=1) + recorded,
-                 f"--steps {args.steps} --layers {args.layers} --hidden-size {args.hidden_size} --input-size "
-                 f"{args.input_size} --batch {args.batch}")
+    try:
+        check_memory(recurrent_memory(steps=args.steps, batch=args.batch, hidden=args.hidden_size,
+                                      inputs=args.input_size, layers=args.layers, directions=directions, outputs=1)
+                     + recorded, f"--steps {args.steps} --layers {args.layers} --hidden-size {args.hidden_size} "
+                                 f"--input-size {args.input_size} --batch {args.batch}")
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     loss = build_loss(args.cell, args.steps, args.layers, args.input_size, args.hidden_size, args.batch,
                       args.bidirectional, args.seed)
     if args.backward:
