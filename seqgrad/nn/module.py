@@ -151,7 +151,7 @@ class Module:
             elif array.shape != param.shape:
                 problems.append(f"{name}: expected shape {param.shape}, got {array.shape}")
             else:
-                overflow = _overflow(array, param.dtype)
+                overflow = cast_overflow(array, param.dtype)
                 if overflow is not None:
                     problems.append(f"{name}: {overflow}")
                 else:
@@ -181,7 +181,7 @@ class Module:
         return "\n".join(lines)
 
 
-def _overflow(array: np.ndarray, dtype: np.dtype) -> str | None:
+def cast_overflow(array: np.ndarray, dtype: np.dtype) -> str | None:
     """Why casting `array` to the parameter dtype `dtype` would turn finite values into inf, or None."""
     if array.dtype.kind != "f" or np.dtype(dtype).itemsize >= array.dtype.itemsize or array.size == 0:
         return None

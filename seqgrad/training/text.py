@@ -27,9 +27,6 @@ def read_text_file(path: str | os.PathLike, max_chars: int | None = None) -> str
     with open(path, "rb") as handle:
         while max_chars is None or characters < max_chars:
             chunk = handle.read(CHUNK)
-            nul = chunk.find(b"\x00")
-            if nul >= 0:
-                raise ValueError(f"{path}: expected text, got a NUL byte at offset {read + nul} (a binary file?)")
             pending = decoder.getstate()[0]   # the start of a character cut by the previous chunk
             try:
                 text = decoder.decode(chunk, final=not chunk)
@@ -38,6 +35,9 @@ def read_text_file(path: str | os.PathLike, max_chars: int | None = None) -> str
                                  f"at offset {read - len(pending) + error.start}") from None
             if not chunk:
                 break
+            nul = chunk.find(b"\x00")
+            if nul >= 0:
+                raise ValueError(f"{path}: expected text, got a NUL byte at offset {read + nul} (a binary file?)")
             read += len(chunk)
             if read > limit:
                 raise ValueError(f"{path}: more than {format_bytes(read)} of text, more than this machine's memory "

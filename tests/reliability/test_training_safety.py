@@ -89,6 +89,23 @@ def test_load_state_dict_refuses_a_float64_value_that_overflows_float32_and_load
     assert np.isinf(layer.weight.data[1, 0])
 
 
+def test_optimizer_load_state_dict_refuses_an_overflowing_moment_and_loads_nothing():
+    layer = nn.Linear(2, 2)
+    optimizer = sg.optim.Adam(layer.parameters())
+    layer(np.ones((1, 2), np.float32)).sum().backward()
+    optimizer.step()
+    state = optimizer.state_dict()
+    key = next(name for name in state if name.endswith("exp_avg_sq"))
+    state[key] = state[key].astype(np.float64)
+    state[key].flat[0] = 1e300
+    before = {name: np.array(value, copy=True) for name, value in optimizer.state_dict().items()}
+    with pytest.raises(sg.StateDictError) as refused:
+        optimizer.load_state_dict(state)
+    assert f"{key}: value 1e+300" in str(refused.value) and "missing" not in str(refused.value)
+    for name, value in optimizer.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+
+
 # --- 5: an unwritable destination fails before training ---------------------------------------
 def test_train_and_demo_refuse_an_unwritable_destination_before_any_training(text_file, unwritable, capsys,
                                                                              monkeypatch):
