@@ -25,8 +25,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="the layer: tanh RNN, LSTM, GRU, or a bidirectional LSTM (bilstm, also spelled "
                              "bidirectional); default lstm")
     parser.add_argument("--bidirectional", action="store_true", help="make any --cell bidirectional")
-    parser.add_argument("--steps", type=positive_int, default=3, help="sequence length T (default 3); a drawing of "
-                        "more than 2,000 nodes is elided to the first and last 3 steps")
+    parser.add_argument("--steps", type=positive_int, default=3, help="sequence length T (default 3); more than 64 "
+                        "steps, or more than 2,000 nodes, are elided to the first and last 3 steps")
     parser.add_argument("--level", choices=("op", "cell", "layer"), default="op",
                         help="op: every recorded op; cell: one node per time step; layer: one node per "
                              "layer and direction (default op)")
@@ -70,7 +70,7 @@ def build_loss(cell: str, steps: int, layers: int = 1, input_size: int = 2, hidd
 def run(args) -> int:
     from seqgrad.cli import UsageError
     from seqgrad.viz import DrawingTooLarge, draw, render
-    from seqgrad.viz.draw import MAX_NODES, count_nodes
+    from seqgrad.viz.draw import LONG_SEQUENCE, MAX_NODES, count_nodes
 
     if args.keep is not None and min(args.keep) < 0:
         raise UsageError(f"--keep FIRST LAST must not be negative, got {args.keep[0]} {args.keep[1]}")
@@ -91,11 +91,13 @@ def run(args) -> int:
         loss.backward()
     level, keep = args.level, tuple(args.keep) if args.keep else None
     nodes = count_nodes(loss, level=level, steps=keep)
-    if nodes > MAX_NODES and keep is None:
+    too_long = level != "layer" and args.steps > LONG_SEQUENCE   # Graphviz takes minutes (see docs/VIZ.md)
+    if keep is None and (nodes > MAX_NODES or too_long):
         level, keep = _elided(loss, level)
-        print(f"seqgrad graph: {nodes:,} nodes at --level {args.level} is more than {MAX_NODES:,}, too many to lay "
-              f"out; drawing the first and last 3 steps at --level {level} and eliding the middle (choose with "
-              "--keep FIRST LAST)", file=sys.stderr)
+        why = (f"{nodes:,} nodes at --level {args.level} is more than {MAX_NODES:,}" if nodes > MAX_NODES
+               else f"{args.steps} steps is more than Graphviz lays out in reasonable time ({LONG_SEQUENCE})")
+        print(f"seqgrad graph: {why}; drawing the first and last 3 steps at --level {level} and eliding the middle "
+              "(choose with --keep FIRST LAST)", file=sys.stderr)
     try:
         drawing = draw(loss, level=level, steps=keep, shapes=not args.no_shapes, title=args.title)
     except DrawingTooLarge as error:
@@ -106,7 +108,8 @@ def run(args) -> int:
     try:
         render(drawing, args.output)
     except RuntimeError as error:  # no Graphviz, or Graphviz failed: one line with its message
-        raise UsageError(str(error)) from None
+        hint = " (here: --keep FIRST LAST or --level cell)" if "did not finish" in str(error) else ""
+        raise UsageError(f"{error}{hint}") from None
     print(f"wrote {args.output}")
     return 0
 
