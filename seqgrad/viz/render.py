@@ -38,16 +38,28 @@ NO_RENDERER = (
     "Graphviz; `pip install seqgrad[render]`). Writing a .dot file needs neither."
 )
 
-# The pygraphviz child: DOT on stdin, the drawing on stdout, Graphviz's messages on stderr.
-# It runs isolated (-I: no script folder or current folder on sys.path) with the parent's sys.path,
-# and imports nothing of seqgrad (so not numpy either).
-_PYGRAPHVIZ_CHILD = """\
-import json, signal, sys
+# The layout child. It caps its own address space (setrlimit, where the platform allows it: in
+# the child, not through preexec_fn, which is unsafe in a threaded parent such as a Jupyter kernel),
+# then either becomes the system `dot` (argv: limit "program" PATH ARGS...) or lays out with
+# pygraphviz (argv: limit "pygraphviz" SYS_PATH FORMAT ENGINE): DOT on stdin, the drawing on
+# stdout, Graphviz's messages on stderr. It runs isolated (-I: neither the current folder nor a
+# script folder on sys.path) with the parent's sys.path, and imports nothing of seqgrad (so no numpy).
+_LAYOUT_CHILD = """\
+import json, os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL)
-sys.path[:] = json.loads(sys.argv[1])
+limit = int(sys.argv[1])
+if limit:
+    try:
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):
+        pass
+if sys.argv[2] == "program":
+    os.execv(sys.argv[3], sys.argv[3:])
+sys.path[:] = json.loads(sys.argv[3])
 import pygraphviz
 graph = pygraphviz.AGraph(string=sys.stdin.read())
-sys.stdout.buffer.write(graph.draw(format=sys.argv[2], prog=sys.argv[3]))
+sys.stdout.buffer.write(graph.draw(format=sys.argv[4], prog=sys.argv[5]))
 """
 
 
@@ -88,14 +100,15 @@ def render_bytes(graph, fmt: str, *, backend: str = "auto", engine: str = "dot",
     if memory_limit is not None and not memory_limit > 0:
         raise ValueError(f"memory_limit must be a positive number of bytes or None, got {memory_limit!r}")
     source = _source(graph)
+    child = [sys.executable, "-I", "-c", _LAYOUT_CHILD, str(int(memory_limit or 0))]
     if choose_backend(backend) == "dot":
         program = shutil.which("dot")
         if program is None:  # PATH changed since choose_backend
             raise GraphvizError(NO_RENDERER)
-        command, name = [program, f"-K{engine}", f"-T{fmt}"], f"Graphviz ({program})"
+        command, name = [*child, "program", program, f"-K{engine}", f"-T{fmt}"], f"Graphviz ({program})"
     else:
         path = json.dumps([entry for entry in sys.path if entry])
-        command, name = [sys.executable, "-I", "-c", _PYGRAPHVIZ_CHILD, path, fmt, engine], "Graphviz (pygraphviz)"
+        command, name = [*child, "pygraphviz", path, fmt, engine], "Graphviz (pygraphviz)"
     return _run_layout(command, source, fmt, name, timeout, memory_limit)
 
 
@@ -135,8 +148,7 @@ def _run_layout(command: list[str], source: str, fmt: str, name: str, timeout: f
     """Run one layout child; its stdout is the drawing. Whatever stops the parent (the time limit,
     Ctrl-C) kills the child and reaps it before going on."""
     try:
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   preexec_fn=_limit_memory(memory_limit))
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as error:
         raise GraphvizError(f"{name} could not be started: {error}") from None
     try:
@@ -165,21 +177,6 @@ def _run_layout(command: list[str], source: str, fmt: str, name: str, timeout: f
     if messages:
         warnings.warn("Graphviz: " + one_line(" ".join(messages)), RuntimeWarning, stacklevel=4)
     return result.stdout
-
-
-def _limit_memory(limit: int | None):
-    """A preexec_fn that caps the child's address space (where the platform allows it)."""
-    if limit is None:
-        return None
-
-    def apply() -> None:
-        try:
-            import resource
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        except (ImportError, ValueError, OSError):
-            pass  # no RLIMIT_AS here (macOS refuses some limits): the time limit still holds
-
-    return apply
 
 
 def _messages(stderr: bytes) -> list[str]:

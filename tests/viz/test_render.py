@@ -95,7 +95,7 @@ def test_without_dot_on_path_the_bundled_graphviz_of_pygraphviz_renders(drawing,
     path = render(drawing, tmp_path / "graph.png")
     assert path.read_bytes().startswith(b"\x89PNG")
     assert len(calls) == 1 and calls[0][0] == sys.executable and "import pygraphviz" in calls[0][3]
-    assert calls[0][-2:] == ["png", "dot"]
+    assert calls[0][5] == "pygraphviz" and calls[0][-2:] == ["png", "dot"]
 
 
 def test_with_neither_the_error_names_both_ways_to_get_graphviz(drawing, tmp_path, no_system_dot, monkeypatch):
