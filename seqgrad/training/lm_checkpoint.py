@@ -106,9 +106,10 @@ def check_declared_sizes(config: dict[str, Any], arrays: dict[str, np.ndarray], 
     problems += [f"{name}: expected shape {shape}, got {weights[name].shape}" for name, shape in shapes.items()
                  if name in weights and weights[name].shape != shape]
     if problems:
+        shown = problems[:3] + ([f"{len(problems) - 3} more"] if len(problems) > 3 else [])
         raise CheckpointError(f"{source}: the weights do not fit a {cell} model of this configuration "
                               f"(vocab_size {sizes['vocab_size']}, embedding_dim {sizes['embedding_dim']}, hidden_size "
-                              f"{sizes['hidden_size']}, num_layers {sizes['num_layers']}): {'; '.join(problems)}; "
+                              f"{sizes['hidden_size']}, num_layers {sizes['num_layers']}): {'; '.join(shown)}; "
                               "refused before building it")
 
 
