@@ -32,6 +32,7 @@ from ..autodiff.tape import Node
 from ..nn.module import Parameter
 from ..tensor import Tensor
 from .dot import gradient_scale, to_dot
+from .draw import MAX_NODES
 from .graph import LEVELS, GraphModel, Unit, build
 from .heat import NON_FINITE_COLOUR, ZERO_COLOUR, GradientScale, format_norm
 from .recording import node_grad_norm, record
@@ -184,7 +185,13 @@ def _page_content(loss: Tensor, graph: Walk, values: dict, terms,
             keep = (half, half - 1)
             notes[name] = (f"{longest} steps: the middle ones are drawn as one node at this level "
                            f"(the first {keep[0]} and last {keep[1]} in full) to keep the layout quick")
-        models[name] = build(loss, level=name, steps=keep)
+        model = build(loss, level=name, steps=keep)
+        if len(model.units) > MAX_NODES and name != "layer":  # Graphviz's budget (see draw): elide harder
+            keep = (3, 3)
+            notes[name] = (f"{len(model.units):,} nodes at this level is more than a layout can take "
+                           f"({MAX_NODES:,}): the first and last 3 steps are drawn in full")
+            model = build(loss, level=name, steps=keep)
+        models[name] = model
     frames = replay_frames(models["op"], by="step")
     stage_of = _stages(graph, frames)
     param_keys = {id(leaf): f"p{number}" for number, leaf in enumerate(parameters)}
