@@ -355,6 +355,18 @@ def translate(model: Seq2Seq, task: TranslationTask, texts: list[str], beam_size
     return [task.decode_target(row) for row in decoding.tokens], decoding
 
 
+def alignment(decoding: Decoding, task: TranslationTask, index: int,
+              source_length: int) -> tuple[list[str], np.ndarray | None]:
+    """Sentence `index` of a decoding: its output tokens up to and including `</s>`, and the
+    attention weights (output tokens, source_length) behind them (None without attention)."""
+    row = decoding.tokens[index]
+    ends = np.flatnonzero(row == task.eos_id)
+    keep = int(ends[0]) + 1 if ends.size else len(row)
+    tokens = task.target.decode(row[:keep])
+    weights = None if decoding.weights is None else decoding.weights[index, :keep, :source_length]
+    return tokens, weights
+
+
 CONFIG_KEY = "seq2seq.config"
 FORMAT = "seqgrad.Seq2Seq"
 FORMAT_VERSION = 1
