@@ -128,7 +128,7 @@ class Attention(Module):
                 raise ShapeError(f"{self.name}: expected values (T, B, D_v) = ({steps}, {batch}, D_v) like the "
                                  f"keys, got shape {values.shape}")
         lengths, mask = length_mask(lengths, steps, batch, self.name)
-        with scope(self.name, memory=True):
+        with scope(f"{self.name} memory"):
             keys_bt = keys.transpose(1, 0, 2)
             values_bt = keys_bt if values is None else values.transpose(1, 0, 2)
             projected = self.project_keys(keys_bt)

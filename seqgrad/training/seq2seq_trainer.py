@@ -54,44 +54,75 @@ def exact_match(model: Seq2Seq, task: TranslationTask, split: str = "test", beam
     return correct / len(pairs)
 
 
-def train_seq2seq(model: Seq2Seq, task: TranslationTask, *, seconds: float | None = None,
-                  steps: int | None = None, batch_size: int = 64, lr: float = 3e-3, clip: float | None = 5.0,
-                  teacher_forcing: float = 1.0, seed: int = 0, eval_every: int = 250, eval_limit: int = 500,
-                  bucket: int = 20, progress: Callable | None = None) -> Seq2SeqHistory:
-    """Train until `seconds` of training (evaluation excluded) or `steps` batches, whichever comes first.
+class Seq2SeqTrainer:
+    """Adam on shuffled, length-bucketed batches of `task`'s training pairs, resumable: each call
+    of `train` continues where the last one stopped (same optimizer state, same batch stream),
+    so two models can take turns on a busy machine and see the same load."""
 
-    Every `eval_every` steps the greedy exact match on the first `eval_limit` validation pairs
-    is recorded. `progress(step, loss, accuracy)` is called after each step (a tqdm bar, say).
-    """
-    if seconds is None and steps is None:
-        raise ValueError("train_seq2seq: give a time budget (seconds), a step count (steps), or both")
-    rng = np.random.default_rng(seed)
-    optimizer = Adam(model.parameters(), lr=lr)
-    history = Seq2SeqHistory()
-    model.train()
-    spent = 0.0
-    epoch = 0
-    while True:
-        for sources, lengths, targets in task.batches("train", batch_size, bucket=bucket, rng=rng):
+    def __init__(self, model: Seq2Seq, task: TranslationTask, *, batch_size: int = 64, lr: float = 3e-3,
+                 clip: float | None = 5.0, teacher_forcing: float = 1.0, seed: int = 0, eval_every: int = 250,
+                 eval_limit: int = 500, bucket: int = 20, progress: Callable | None = None) -> None:
+        if not 0.0 <= teacher_forcing <= 1.0:
+            raise ValueError(f"teacher_forcing must be in [0, 1], got {teacher_forcing}")
+        self.model, self.task = model, task
+        self.batch_size, self.clip, self.teacher_forcing = batch_size, clip, teacher_forcing
+        self.eval_every, self.eval_limit, self.bucket, self.progress = eval_every, eval_limit, bucket, progress
+        self.rng = np.random.default_rng(seed)
+        self.optimizer = Adam(model.parameters(), lr=lr)
+        self.history = Seq2SeqHistory()
+        self._batches = iter(())
+
+    @property
+    def seconds(self) -> float:
+        """Training seconds so far (validation passes not counted)."""
+        return self.history.seconds[-1] if self.history.seconds else 0.0
+
+    def _next_batch(self):
+        batch = next(self._batches, None)
+        if batch is None:  # a new epoch, freshly shuffled
+            self._batches = self.task.batches("train", self.batch_size, bucket=self.bucket, rng=self.rng)
+            batch = next(self._batches)
+        return batch
+
+    def train(self, seconds: float | None = None, steps: int | None = None) -> Seq2SeqHistory:
+        """Train `seconds` more seconds or `steps` more batches, whichever comes first."""
+        if seconds is None and steps is None:
+            raise ValueError("train: give a time budget (seconds), a step count (steps), or both")
+        model, history = self.model, self.history
+        stop_seconds = None if seconds is None else self.seconds + seconds
+        stop_step = None if steps is None else history.steps + steps
+        spent = self.seconds
+        model.train()
+        while True:
+            sources, lengths, targets = self._next_batch()
             started = time.perf_counter()
-            loss = model.loss(sources, lengths, targets, teacher_forcing, rng)
-            optimizer.zero_grad()
+            loss = model.loss(sources, lengths, targets, self.teacher_forcing, self.rng)
+            self.optimizer.zero_grad()
             loss.backward()
-            if clip:
-                clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
+            if self.clip:
+                clip_grad_norm_(model.parameters(), self.clip)
+            self.optimizer.step()
             spent += time.perf_counter() - started
             history.losses.append(loss.item())
             history.seconds.append(spent)
             accuracy = None
-            if eval_every and history.steps % eval_every == 0:
-                accuracy = exact_match(model, task, "validation", limit=eval_limit)
+            if self.eval_every and history.steps % self.eval_every == 0:
+                accuracy = exact_match(model, self.task, "validation", limit=self.eval_limit)
                 history.validation.append((history.steps, spent, accuracy))
-            if progress is not None:
-                progress(history.steps, history.losses[-1], accuracy)
-            if (seconds is not None and spent >= seconds) or (steps is not None and history.steps >= steps):
+            if self.progress is not None:
+                self.progress(history.steps, history.losses[-1], accuracy)
+            if (stop_seconds is not None and spent >= stop_seconds) or \
+                    (stop_step is not None and history.steps >= stop_step):
                 return history
-        epoch += 1
+
+
+def train_seq2seq(model: Seq2Seq, task: TranslationTask, *, seconds: float | None = None,
+                  steps: int | None = None, **options) -> Seq2SeqHistory:
+    """Train until `seconds` of training (validation excluded) or `steps` batches, whichever comes
+    first; `options` are `Seq2SeqTrainer`'s. Every `eval_every` steps the greedy exact match on the
+    first `eval_limit` validation pairs is recorded; `progress(step, loss, accuracy)` is called
+    after each step (a tqdm bar, say)."""
+    return Seq2SeqTrainer(model, task, **options).train(seconds, steps)
 
 
 def encoder_gradient_flow(model: Seq2Seq, task: TranslationTask, sources: list[str]) -> dict[str, np.ndarray]:

@@ -1,6 +1,7 @@
 """See the unrolled graph: graphviz drawings with time steps as clusters and gradient heat,
 rendering with or without a system Graphviz, backward replays, gradient-flow plots."""
 
+from .alignment import plot_alignment, plot_encoder_gradient
 from .draw import draw
 from .gates import gate_activations
 from .plots import plot_gate_saturation, plot_gradient_flow, plot_parameter_grad_norms
@@ -9,5 +10,6 @@ from .replay import replay
 
 __all__ = [
     "draw", "render", "render_bytes", "choose_backend", "GraphDrawing", "replay", "gate_activations",
-    "plot_gradient_flow", "plot_parameter_grad_norms", "plot_gate_saturation",
+    "plot_gradient_flow", "plot_parameter_grad_norms", "plot_gate_saturation", "plot_alignment",
+    "plot_encoder_gradient",
 ]
