@@ -129,7 +129,7 @@ for token, row in zip(tokens, weights):
 small_task = dates_task((4000, 200, 200), seed=1)
 sg.manual_seed(0)
 weak = build_model(small_task, attention="additive", hidden_size=32, embedding_size=16, seed=0)
-train_seq2seq(weak, small_task, steps=60, batch_size=64, lr=1e-2, eval_every=0)
+train_seq2seq(weak, small_task, steps=120, batch_size=64, lr=1e-2, eval_every=0)
 
 
 def guesses(model, task, teacher_forced: bool):

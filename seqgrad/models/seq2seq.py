@@ -347,11 +347,15 @@ def translate(model: Seq2Seq, task: TranslationTask, texts: list[str], beam_size
     """Translations of `texts` (greedy when beam_size is 1) and the decoding behind them."""
     sources, lengths = task.encode_sources(texts)
     max_length = max_length or max(2 * int(lengths.max()) + 8, 16)
+    was_training = model.training
     model.eval()
-    if beam_size == 1:
-        decoding = model.greedy(sources, lengths, max_length)
-    else:
-        decoding = model.beam_search(sources, lengths, beam_size, max_length)
+    try:
+        if beam_size == 1:
+            decoding = model.greedy(sources, lengths, max_length)
+        else:
+            decoding = model.beam_search(sources, lengths, beam_size, max_length)
+    finally:
+        model.train(was_training)
     return [task.decode_target(row) for row in decoding.tokens], decoding
 
 

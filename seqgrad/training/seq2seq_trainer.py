@@ -50,7 +50,6 @@ def exact_match(model: Seq2Seq, task: TranslationTask, split: str = "test", beam
         chunk = pairs[start:start + batch_size]
         outputs, _ = translate(model, task, [source for source, _ in chunk], beam_size)
         correct += sum(output == target for output, (_, target) in zip(outputs, chunk))
-    model.train()
     return correct / len(pairs)
 
 
