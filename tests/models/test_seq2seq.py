@@ -184,3 +184,20 @@ def test_trained_attention_aligns_year_digits_with_the_year():
         hits += all(abs(int(weights[j].argmax()) - (year + j)) <= 1 for j in range(4))
     assert len(pairs) > 100
     assert hits / len(pairs) >= 0.8, hits / len(pairs)
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_any_recurrent_encoder(bidirectional):
+    sg.manual_seed(2)
+    encoder = sg.nn.GRU(3, 5, num_layers=2, bidirectional=bidirectional, dtype=np.float64)
+    model = Seq2Seq(SOURCE_VOCAB, TARGET_VOCAB, bos_id=BOS, eos_id=EOS, embedding_size=3, hidden_size=4,
+                    cell="gru", encoder=encoder, attention="general", dtype=np.float64)
+    assert model.key_size == 5 * (2 if bidirectional else 1)
+    sources, lengths, targets = batch()
+    logits, weights = model(sources, lengths, targets)
+    assert logits.shape == (4, 3, TARGET_VOCAB) and weights.shape == (4, 3, 5)
+    with pytest.raises(ValueError, match="cannot be bridged"):
+        Seq2Seq(SOURCE_VOCAB, TARGET_VOCAB, bos_id=BOS, eos_id=EOS, embedding_size=3, hidden_size=4, cell="lstm",
+                encoder=sg.nn.GRU(3, 5, dtype=np.float64), dtype=np.float64)
+    with pytest.raises(ValueError, match="embedding_size=3"):
+        Seq2Seq(SOURCE_VOCAB, TARGET_VOCAB, bos_id=BOS, eos_id=EOS, embedding_size=3, encoder=sg.nn.GRU(4, 5))

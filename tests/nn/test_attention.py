@@ -3,6 +3,8 @@ a PyTorch reference written here (float64, 1e-10), the precomputed memory, and b
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import seqgrad as sg
 from seqgrad import nn
@@ -170,3 +172,17 @@ def test_matches_torch_reference(name, with_values):
         close(values.grad, tv.grad, "values gradient")
     for param_name, param in attention.named_parameters():
         close(param.grad, tparams[param_name].grad, f"{param_name} gradient")
+
+
+@settings(max_examples=25, deadline=None)
+@given(steps=st.integers(1, 7), batch=st.integers(1, 4), data=st.data())
+def test_weights_are_a_distribution_over_each_sequence_steps(steps, batch, data):
+    lengths = data.draw(st.lists(st.integers(1, steps), min_size=batch, max_size=batch))
+    attention = nn.DotProductAttention(3, 5, "general", scale=True, dtype=np.float64)
+    rng = np.random.default_rng(steps * 10 + batch)
+    context, weights = attention(sg.Tensor(rng.standard_normal((batch, 3))),
+                                 sg.Tensor(rng.standard_normal((steps, batch, 5))),
+                                 sg.Tensor(rng.standard_normal((steps, batch, 2))), lengths=lengths)
+    assert context.shape == (batch, 2) and weights.shape == (batch, steps)
+    np.testing.assert_allclose(weights.data.sum(axis=1), 1.0, rtol=1e-12)
+    assert ((weights.data > 0) == (np.arange(steps)[None, :] < np.array(lengths)[:, None])).all()
