@@ -137,10 +137,12 @@ def encoder_gradient_flow(model: Seq2Seq, task: TranslationTask, sources: list[s
         raise ValueError(f"encoder_gradient_flow: sources must come from the task's pairs, {missing[0]!r} does not")
     source_ids, source_lengths = task.encode_sources(sources)
     targets = task.encode_targets([pairs[source] for source in sources])
+    was_training = model.training
     model.train()
     model.zero_grad()
     loss = model.loss(source_ids, source_lengths, targets)
     loss.backward()
+    model.train(was_training)
     flows = {}
     for (name, layer, direction), norms in hidden_grad_norms(loss).items():
         if name == model.encoder.name and layer in (None, model.encoder.num_layers - 1):
