@@ -211,8 +211,11 @@ class Recurrent(Module):
             return
         expected = first.dtype
         if value.dtype != expected:
-            raise TypeError(f"{self.name}: {what} is {value.dtype} but the layer's parameters are {expected}; "
-                            f"cast the input (.astype) or the layer (.to({value.dtype}))")
+            if value.dtype.kind != "f":   # a layer cannot become int: only the input can be cast
+                hint = f"give the input as {expected} (a numpy array: x.astype(np.{expected}))"
+            else:
+                hint = f"cast the input (x.astype(np.{expected})) or the layer (.to(np.{value.dtype}))"
+            raise TypeError(f"{self.name}: {what} is {value.dtype} but the layer's parameters are {expected}; {hint}")
 
     def _initial_states(self, hx, batch: int, dtype, unbatched: bool) -> list[tuple]:
         """One state tuple per (layer, direction), from hx or zeros; shapes checked first."""
@@ -245,8 +248,9 @@ class Recurrent(Module):
             raise ValueError(f"lengths must be a sequence of ints, one per batch entry; got {lengths!r}")
         if len(lengths) != batch:
             raise ValueError(f"lengths has {len(lengths)} entries but the batch has {batch} sequences")
-        if lengths.min() < 1 or lengths.max() > steps:
-            raise ValueError(f"lengths must be between 1 and the {steps} time steps, got {lengths.tolist()}")
+        if lengths.min() < 0 or lengths.max() > steps:
+            # A length of 0 is an empty sequence: zero outputs, final state = initial state.
+            raise ValueError(f"lengths must be between 0 and the {steps} time steps, got {lengths.tolist()}")
         if (lengths == steps).all():
             return None
         return (np.arange(steps)[:, None] < lengths[None, :])[:, :, None]

@@ -20,6 +20,8 @@ from .heat import NON_FINITE_COLOUR, ZERO_COLOUR, GradientScale, format_norm
 from .render import GraphDrawing
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+LABEL_LIMIT = 200     # characters of one piece of user text in a label (Graphviz fails near 16,000)
+TOOLTIP_LIMIT = 1000  # characters of a tooltip
 FONT = "Helvetica"
 SMALL = 9
 
@@ -38,21 +40,31 @@ CUT_COLOUR = "#b03a2e"
 PARAMETER_EDGE = "#6f8fb8"
 PLAIN_EDGE = "#606060"
 
+COMPILED = "compiled "  # op-name prefix of a compiled layer-direction's node (seqgrad.compile)
+
 
 # --- escaping -------------------------------------------------------------------------------
-def html_text(text) -> str:
-    """Any text as the content of an HTML-like label: entities escaped, backslashes doubled
-    (Graphviz expands \\N, \\G, ... even in HTML labels), newlines as <BR/>, control characters dropped."""
-    text = _CONTROL.sub("", str(text)).replace("\r", "").replace("\t", " ").replace("\\", "\\\\")
+def shorten(text: str, limit: int | None) -> str:
+    """`text` cut to `limit` characters, the last one an ellipsis; None keeps it whole."""
+    return text if limit is None or len(text) <= limit else text[:limit - 1] + "…"
+
+
+def html_text(text, limit: int | None = LABEL_LIMIT) -> str:
+    """Any text as the content of an HTML-like label: cut to `limit` characters (with …), entities
+    escaped, backslashes doubled (Graphviz expands \\N, \\G, ... even in HTML labels), newlines as
+    <BR/>, control characters dropped."""
+    text = shorten(_CONTROL.sub("", str(text)), limit)
+    text = text.replace("\r", "").replace("\t", " ").replace("\\", "\\\\")
     return html.escape(text, quote=True).replace("\n", "<BR/>")
 
 
-def plain_text(text) -> str:
+def plain_text(text, limit: int | None = TOOLTIP_LIMIT) -> str:
     """Any text as a quoted DOT string value (tooltips). Graphviz unescapes such a string twice
     (parsing, then expanding \\N and friends), so each backslash becomes four; '&' is written as
     an entity because SVG output keeps entities it finds; newlines become Graphviz's \\n; quotes
-    are escaped by graphviz's quoting; the value is never read as an HTML-like label."""
-    text = _CONTROL.sub("", str(text)).replace("\r", "").replace("\t", " ")
+    are escaped by graphviz's quoting; the value is never read as an HTML-like label. Cut to `limit`
+    characters (with …)."""
+    text = shorten(_CONTROL.sub("", str(text)), limit).replace("\r", "").replace("\t", " ")
     text = text.replace("\\", "\\\\\\\\").replace("&", "&amp;").replace("\n", "\\n")
     return graphviz.nohtml(text)
 
@@ -281,6 +293,8 @@ class _Writer:
             attrs["style"] = attrs["style"] + ",dashed"  # not reached by the backward pass (yet)
         attrs["label"] = html_label(self.node_label(unit, norm))
         attrs["tooltip"] = plain_text(self.tooltip(unit, norm))
+        if any(node.name.startswith(COMPILED) for node in unit.nodes):
+            attrs["peripheries"] = "2"  # a compiled layer-direction: generated forward + BPTT in one node
         state = unit.state_node() if unit.kind == "op" else None
         if state is not None and state.role is not None:
             attrs["penwidth"] = "2.2"
@@ -311,10 +325,14 @@ class _Writer:
                 if gate is not None:
                     name += f" <I>{html_text(gate)}</I>"
             lines.append(name)
+            if node.name.startswith(COMPILED):
+                lines.append(_small("compiled: generated forward + BPTT, one node"))
             if self.shapes:
                 lines.append(_small(html_text(_shape_text(node.shape))))
         elif unit.kind == "group":
             lines.append(f"<B>{html_text(unit.title)}</B>")
+            if any(node.name.startswith(COMPILED) for node in unit.nodes):
+                lines.append(_small("compiled"))
             roles = sorted({node.role for node in unit.nodes if node.role is not None})
             detail = f"{len(unit.nodes)} ops"
             if roles:
@@ -449,7 +467,7 @@ class _Writer:
             rows.append('<TR><TD ALIGN="LEFT"><FONT COLOR="#8a1c1c"><I>No gradients yet: nothing has been '
                         "backpropagated through this graph. Call loss.backward() and draw again to colour it by "
                         "‖∂L/∂·‖.</I></FONT></TD></TR>")
-        rows.append(f'<TR><TD ALIGN="LEFT">{_small(html_text(self.key_text()), "#404040")}</TD></TR>')
+        rows.append(f'<TR><TD ALIGN="LEFT">{_small(html_text(self.key_text(), limit=None), "#404040")}</TD></TR>')
         if reveal is not None:
             # A fixed-size cell: every frame keeps the same layout whatever its caption says.
             caption = reveal.caption if len(reveal.caption) <= 110 else reveal.caption[:109] + "…"
