@@ -212,8 +212,11 @@ class Recurrent(Module):
             return
         expected = first.dtype
         if value.dtype != expected:
-            raise TypeError(f"{self.name}: {what} is {value.dtype} but the layer's parameters are {expected}; "
-                            f"cast the input (.astype) or the layer (.to({value.dtype}))")
+            if value.dtype.kind != "f":   # a layer cannot become int: only the input can be cast
+                hint = f"give the input as {expected} (a numpy array: x.astype(np.{expected}))"
+            else:
+                hint = f"cast the input (x.astype(np.{expected})) or the layer (.to(np.{value.dtype}))"
+            raise TypeError(f"{self.name}: {what} is {value.dtype} but the layer's parameters are {expected}; {hint}")
 
     def _initial_states(self, hx, batch: int, dtype, unbatched: bool) -> list[tuple]:
         """One state tuple per (layer, direction), from hx or zeros; shapes checked first."""
