@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 MEMORY_SIZE = dict(batch=32, steps=1000, features=32, hidden=128)
+CONTENDERS = ("baseline", "seqgrad", "seqgrad compiled")
 
 
 def one_step(contender: str, batch: int, steps: int, features: int, hidden: int, dtype=np.float32):
@@ -42,7 +43,8 @@ def one_step(contender: str, batch: int, steps: int, features: int, hidden: int,
     if contender == "baseline":
         step = baseline.TrainingStep("lstm", weights, readout_weight, readout_bias, training_step.LEARNING_RATE)
     else:
-        step = training_step.SeqgradStep("lstm", weights, readout_weight, readout_bias, dtype)
+        step = training_step.SeqgradStep("lstm", weights, readout_weight, readout_bias, dtype,
+                                         compiled=contender == "seqgrad compiled")
     return lambda: step(x, target)
 
 
@@ -96,7 +98,7 @@ def in_fresh_process(function: str, contender: str) -> int:
 
 def time_per_step(steps: int, repeats: int) -> dict[str, float]:
     result = {}
-    for contender in ("baseline", "seqgrad"):
+    for contender in CONTENDERS:
         step = one_step(contender, batch=4, steps=steps, features=16, hidden=32)
         step()
         best = float("inf")
@@ -119,23 +121,25 @@ def main(argv=None) -> int:
         print("| contender | allocated, steady-state step MB | allocated, first step MB (caches included) "
               "| resident peak increase, first step MB |")
         print("|---|---:|---:|---:|")
-        for contender in ("baseline", "seqgrad"):
+        for contender in CONTENDERS:
             steady = in_fresh_process("measure_memory", contender)
             first = in_fresh_process("measure_first_step_memory", contender)
             rss = in_fresh_process("measure_rss", contender)
             report[contender] = {"steady": steady, "first": first, "rss": rss}
             print(f"| {contender} | {steady / 2**20:.1f} | {first / 2**20:.1f} | {rss / 2**20:.1f} |", flush=True)
-        allocated = report["seqgrad"]["first"] / report["baseline"]["first"]
-        resident = report["seqgrad"]["rss"] / report["baseline"]["rss"]
-        print(f"ratio seqgrad / baseline: allocated {allocated:.2f}, resident {resident:.2f}")
+        for contender in CONTENDERS[1:]:
+            allocated = report[contender]["first"] / report["baseline"]["first"]
+            resident = report[contender]["rss"] / report["baseline"]["rss"]
+            print(f"ratio {contender} / baseline: allocated {allocated:.2f}, resident {resident:.2f}")
     if not args.skip_scaling:
         print("\nTime per time step (B=4, D=16, H=32, float32), best of repeats:")
-        print("| T | baseline µs/step | seqgrad µs/step | ratio |")
-        print("|---:|---:|---:|---:|")
+        print("| T | baseline µs/step | seqgrad µs/step | ratio | seqgrad compiled µs/step | ratio |")
+        print("|---:|---:|---:|---:|---:|---:|")
         for steps, repeats in ((100, 10), (1000, 4), (10000, 2)):
             times = time_per_step(steps, repeats)
-            print(f"| {steps:,} | {times['baseline'] * 1e6:.1f} | {times['seqgrad'] * 1e6:.1f} | "
-                  f"{times['seqgrad'] / times['baseline']:.2f} |", flush=True)
+            base = times["baseline"]
+            print(f"| {steps:,} | {base * 1e6:.1f} | {times['seqgrad'] * 1e6:.1f} | {times['seqgrad'] / base:.2f} | "
+                  f"{times['seqgrad compiled'] * 1e6:.1f} | {times['seqgrad compiled'] / base:.2f} |", flush=True)
     print(json.dumps(report) if report else "")
     return 0
 

@@ -51,7 +51,7 @@ def problem(size: str, dtype, cell: str = "lstm", seed: int = 0):
 class SeqgradStep:
     """The same step written as a seqgrad user would: nn.LSTM, nn.Linear, optim.SGD."""
 
-    def __init__(self, cell, weights, readout_weight, readout_bias, dtype):
+    def __init__(self, cell, weights, readout_weight, readout_bias, dtype, compiled=False):
         layer_type = nn.LSTM if cell == "lstm" else nn.GRU
         features, hidden = weights["weight_ih"].shape[1], weights["weight_hh"].shape[1]
         self.layer = layer_type(features, hidden, dtype=dtype)
@@ -60,10 +60,11 @@ class SeqgradStep:
         self.readout.load_state_dict({"weight": readout_weight, "bias": readout_bias})
         params = list(self.layer.parameters()) + list(self.readout.parameters())
         self.optimizer = sg.optim.SGD(params, lr=LEARNING_RATE)
+        self.run_layer = sg.compile(self.layer) if compiled else self.layer
 
     def __call__(self, x, target):
         self.optimizer.zero_grad()
-        output, _ = self.layer(sg.Tensor(x))
+        output, _ = self.run_layer(sg.Tensor(x))
         residual = self.readout(output) - target
         loss = (residual * residual).sum() * 0.5
         loss.backward()
@@ -71,10 +72,11 @@ class SeqgradStep:
         return loss.item()
 
 
-def without_grad_norms(step):
-    """The same step with backward's per-node gradient norms (the drawing's heat) switched off."""
+def recorded_for_drawing(step):
+    """The same step with its backward recorded for a drawing (`sg.viz.record()`: a norm per
+    node and per edge), what a step that is also drawn costs."""
     def run(x, target):
-        with sg.record_grad_norms(False):
+        with sg.viz.record():
             return step(x, target)
     return run
 
@@ -147,15 +149,75 @@ def torch_contenders(cell, weights, readout_weight, readout_bias, dtype):
     return contenders
 
 
+def jax_contender(cell, weights, readout_weight, readout_bias, dtype):
+    """The same step as a jitted JAX function: the recurrence as lax.scan, jax.grad, SGD (float32 only).
+    JAX is a benchmark-only extra (pip install seqgrad[bench]); skipped when it is not installed."""
+    if dtype != np.float32:
+        return {}
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return {}
+    hidden = weights["weight_hh"].shape[1]
+
+    def layer(params, x):
+        batch = x.shape[1]
+        projected = x @ params["weight_ih"].T + params["bias_ih"]
+        weight_hh_t = params["weight_hh"].T
+        if cell == "lstm":
+            projected = projected + params["bias_hh"]
+
+            def step(carry, x_t):
+                h, c = carry
+                i, f, g, o = jnp.split(x_t + h @ weight_hh_t, 4, axis=1)
+                c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+                h = jax.nn.sigmoid(o) * jnp.tanh(c)
+                return (h, c), h
+            zeros = jnp.zeros((batch, hidden), x.dtype)
+            _, outputs = jax.lax.scan(step, (zeros, zeros), projected)
+            return outputs
+
+        def gru_step(h, x_t):
+            h_all = h @ weight_hh_t + params["bias_hh"]
+            r, z = jnp.split(jax.nn.sigmoid(x_t[:, :2 * hidden] + h_all[:, :2 * hidden]), 2, axis=1)
+            n = jnp.tanh(x_t[:, 2 * hidden:] + r * h_all[:, 2 * hidden:])
+            h = n + z * (h - n)
+            return h, h
+        _, outputs = jax.lax.scan(gru_step, jnp.zeros((batch, hidden), x.dtype), projected)
+        return outputs
+
+    def loss_fn(params, x, target):
+        residual = layer(params, x) @ params["readout_weight"].T + params["readout_bias"] - target
+        return 0.5 * jnp.sum(residual * residual)
+
+    @jax.jit
+    def train_step(params, x, target):
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, target)
+        return loss, jax.tree_util.tree_map(lambda p, g: p - LEARNING_RATE * g, params, grads)
+
+    state = {"params": {k: jnp.asarray(v) for k, v in weights.items()}}
+    state["params"].update(readout_weight=jnp.asarray(readout_weight), readout_bias=jnp.asarray(readout_bias))
+
+    def run(x, target):
+        loss, state["params"] = train_step(state["params"], x, target)
+        return float(loss)  # waits for the result
+    return {"jax (jit, lax.scan)": run}
+
+
 def measure(size: str, dtype, repeats: int, cell: str = "lstm") -> dict[str, float]:
     """Median seconds per step of each contender, interleaved round by round."""
     weights, readout_weight, readout_bias, x, target = problem(size, dtype, cell)
     contenders = {
         "numpy baseline": baseline.TrainingStep(cell, weights, readout_weight, readout_bias, LEARNING_RATE),
+        "seqgrad compiled": SeqgradStep(cell, weights, readout_weight, readout_bias, dtype, compiled=True),
         "seqgrad": SeqgradStep(cell, weights, readout_weight, readout_bias, dtype),
-        "seqgrad, grad norms off": without_grad_norms(SeqgradStep(cell, weights, readout_weight, readout_bias, dtype)),
+        "seqgrad, recorded for drawing": recorded_for_drawing(
+            SeqgradStep(cell, weights, readout_weight, readout_bias, dtype)),
     }
     contenders.update(torch_contenders(cell, weights, readout_weight, readout_bias, dtype))
+    contenders.update(jax_contender(cell, weights, readout_weight, readout_bias, dtype))
     losses = {name: step(x, target) for name, step in contenders.items()}  # warm-up, and a sanity check
     reference = losses["numpy baseline"]
     for name, loss in losses.items():

@@ -84,6 +84,16 @@ def tape_of(root):
     return [found[seq] for seq in sorted(found)]
 
 
+norms = {}   # node number -> ||dL/d out||, filled by the observer below during a backward pass
+
+
+class GradientNorms:
+    # A backward observer: the engine calls node_grad(node, grad) once per node, with the
+    # complete gradient of its output, just before that node's rule runs.
+    def node_grad(self, node, grad):
+        norms[node.seq] = float(np.linalg.norm(grad))
+
+
 def show_tape(root):
     first = tape_of(root)[0].seq
     for node in tape_of(root):
@@ -96,8 +106,8 @@ def show_tape(root):
             else:
                 inputs.append(f"#{edge.seq - first}")
         where = node.scope.describe() if node.scope else ""
-        grad_norm = sg.viz.recording.node_grad_norm(node)   # recorded by `with sg.viz.record():`
-        norm = "" if grad_norm is None else f"||dL/d out|| = {grad_norm:.4f}"
+        norm = norms.get(node.seq)
+        norm = "" if norm is None else f"||dL/d out|| = {norm:.4f}"
         print(f"#{node.seq - first:<3} {node.name:8s} {str(node.shape):8s} <- {', '.join(inputs):14s} "
               f"{where:22s} {norm}")
 
@@ -144,7 +154,7 @@ except sg.ShapeError as error:
 #   \frac{\partial L}{\partial W} = \bar a\, x^\top, \qquad \frac{\partial L}{\partial x} = W^\top \bar a.$$
 
 # %%
-with sg.viz.record():   # an observer of this backward pass: keeps ||dL/d out|| of every node, for show_tape
+with sg.autodiff.on_backward(GradientNorms()):   # watch this backward pass
     loss.backward()
 
 h_np = np.tanh(W.data @ x.data)
@@ -153,7 +163,7 @@ print("engine dL/dW\n", W.grad)
 print("by hand      \n", np.outer(a_bar, x.data))
 print("engine dL/dx", x.grad, "  by hand", W.data.T @ a_bar)
 print()
-show_tape(loss)   # each node now shows the norm of the gradient that passed through it
+show_tape(loss)   # the observer saw the norm of the gradient that passed through each node
 
 # %% [markdown]
 # ## Gradients accumulate

@@ -14,7 +14,6 @@ import numpy as np
 
 from ..tensor import Tensor
 from .lazy_grads import (
-    GradSum,
     IndexGrad,
     LazyGrad,
     ProductGrad,
@@ -23,9 +22,12 @@ from .lazy_grads import (
     accumulate,
     conform,
     dense,
+    plus,
     summed_to,
 )
 from .observe import Observers
+from .saved import check as check_saved
+from .saved import release as release_saved
 from .tape import RECORDING, Node, describe_scope, enable_grad, gc_paused, no_grad
 
 FREED_MESSAGE = (
@@ -86,16 +88,18 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc, observers: Observers | No
     heap = [(-start.seq, start)]
     # Bound once: this loop runs once per recorded op.
     pop, push = heapq.heappop, heapq.heappush
-    context, to_node, to_leaf, make_dense = acc.context, acc.to_node, acc.to_leaf, acc.dense
-    anomaly, ndarray = acc.anomaly, np.ndarray
+    context, to_leaf, make_dense = acc.context, acc.to_leaf, acc.dense
+    anomaly, ndarray, plain = acc.anomaly, np.ndarray, type(acc) is _ArrayAccumulator
     try:
         while heap:
             node = pop(heap)[1]
             grad, node.grad = node.grad, None
             if type(grad) is not ndarray:  # lazy, or several: made dense once, here
                 grad = make_dense(grad, node)
-            if node.freed:
+            if node.freed and (node.op.save_inputs or node.op.save_output):
                 raise RuntimeError(FREED_MESSAGE.format(op=node.op.name, scope=describe_scope(node.scope)))
+            if node.guard is not None:  # the user's arrays it saved: unchanged since the forward?
+                check_saved(node)
             if node.retained is not None:
                 owner = node.retained()
                 if owner is not None:
@@ -103,7 +107,7 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc, observers: Observers | No
             if observers is not None:
                 for node_grad in observers.node_grad:
                     node_grad(node, _array(grad))
-            grads = node.op.vjp(context(node), grad)
+            grads = node.op.vjp(node if plain else context(node), grad)  # plain rules read the node itself
             edges = node.edges
             if len(grads) != len(edges):
                 raise RuntimeError(f"{node.op.name}: its vjp returned {len(grads)} gradients for "
@@ -117,16 +121,23 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc, observers: Observers | No
                     continue
                 try:
                     if type(edge) is Node:
+                        if type(edge_grad) is not ndarray or edge_grad.shape != edge.shape \
+                                or edge_grad.dtype != edge.dtype:  # lazy, broadcast, or another dtype
+                            edge_grad = conform(edge_grad, edge.shape, edge.dtype)
                         if edge.grad is None:
                             push(heap, (-edge.seq, edge))
-                        to_node(edge, edge_grad)
+                            edge.grad = edge_grad  # borrowed: never added into in place
+                        else:
+                            edge.grad = plus(edge.grad, edge_grad)
                     else:
                         to_leaf(edge, edge_grad)
                 except ShapeMismatch as mismatch:
                     raise _shape_error(node, position, mismatch) from None
-            if not retain_graph and (node.xs is not None or node.out is not None):
+            if not retain_graph:
                 node.xs = node.out = None
                 node.freed = True
+                if node.guard is not None:
+                    release_saved(node)
         acc.finish()
     finally:
         for _, pending in heap:  # an error mid-way must not leave stale gradients
@@ -192,19 +203,6 @@ class _ArrayAccumulator:
             values = grad.values if type(grad) is IndexGrad else grad.dense() if type(grad) is ProductGrad else grad
             if values is not None and not np.isfinite(values).all():
                 raise FloatingPointError(f"the gradient of {node.op.name} is not finite{describe_scope(node.scope)}")
-
-    @staticmethod
-    def to_node(node: Node, grad) -> None:
-        if type(grad) is not np.ndarray or grad.shape != node.shape or grad.dtype != node.dtype:
-            grad = conform(grad, node.shape, node.dtype)
-        current = node.grad
-        if current is None:
-            node.grad = grad  # borrowed: another edge may hold the same array, so never added into
-        elif type(current) is GradSum:
-            current.add(grad)
-        else:
-            node.grad = GradSum(current)
-            node.grad.add(grad)
 
     def to_leaf(self, leaf: Tensor, grad) -> None:
         if type(grad) is ProductGrad:  # wait for the weight's other uses: one tall product
@@ -286,10 +284,6 @@ class _TensorAccumulator:
     @staticmethod
     def _tensor(grad, shape: tuple) -> Tensor:
         return summed_to(grad if isinstance(grad, Tensor) else Tensor(grad), shape)
-
-    def to_node(self, node: Node, grad) -> None:
-        grad = self._tensor(grad, node.shape)
-        node.grad = grad if node.grad is None else node.grad + grad
 
     def to_leaf(self, leaf: Tensor, grad) -> None:
         grad = self._tensor(grad, leaf.shape)

@@ -4,9 +4,12 @@ gradient flow). Everything here is plain Python over the tape, without recursion
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
-from .tape import Node, Scope
+import numpy as np
+
+from .tape import Node, Scope, describe_scope
 
 
 @dataclass(eq=False)
@@ -82,12 +85,50 @@ def sequence_key(step: Scope) -> tuple:
     return (name, step.get("layer"), step.get("direction"))
 
 
+class DetachedFrom(str):
+    """Where `detach()` cut a tensor off, as text ("tanh (RNN layer 0, step 5)": the op and its
+    scope), with weak references to that op's Node (`.node()`) and to the Nodes it read
+    (`.inputs`). Weak: a detached state never keeps the previous window's graph in memory; and
+    when the op itself is gone (a layer's stacked final state, dropped once the next window
+    starts) the states it stacked are still found while their graph lives, so a drawing of
+    both windows can join the cut to the state it copied."""
+
+    def __new__(cls, node: Node) -> DetachedFrom:
+        made = super().__new__(cls, node.op.name + describe_scope(node.scope))
+        made.node = weakref.ref(node)
+        made.inputs = tuple(weakref.ref(edge) for edge in node.edges if type(edge) is Node)
+        return made
+
+
+_cuts: dict[int, tuple[weakref.ref, str]] = {}   # id(array) -> (the array, weakly; where it was cut)
+
+
+def mark_cut(array: np.ndarray, where: str) -> None:
+    """Remember that `array` left the graph through `detach()` at `where` ("tanh (RNN layer 0, step 5)"),
+    so that readers can tell a truncated-BPTT state (or a slice of one) from ordinary data."""
+    key = id(array)
+    _cuts[key] = (weakref.ref(array, lambda _, key=key: _cuts.pop(key, None)), where)
+
+
+def cut_from(tensor) -> str | None:
+    """Where a leaf tensor was cut from a graph: its own `detached_from`, or that of the detached
+    array it is a view of (a layer's slice of a detached state); None for ordinary data."""
+    if tensor.detached_from is not None:
+        return tensor.detached_from
+    array = tensor._data
+    for candidate in (array, array.base):
+        entry = _cuts.get(id(candidate)) if candidate is not None else None
+        if entry is not None and entry[0]() is candidate:
+            return entry[1]
+    return None
+
+
 def mark_state(tensor, role: str) -> None:
     """Name `tensor` as a recurrent state ("hidden", "cell", ...) for whoever reads the graph:
     drawings group and label it, `bptt.hidden_grad_norms` measures it. A tensor without a
     recorded op (a leaf, or made under no_grad) has nothing to mark and is left alone."""
-    if not isinstance(role, str) or not role:
-        raise TypeError(f"mark_state: role must be a non-empty string such as 'hidden', got {role!r}")
+    if not isinstance(role, str):
+        raise TypeError(f"mark_state: role must be a string such as 'hidden', got {role!r}")
     node = getattr(tensor, "node", None)
     if node is not None:
         node.role = role

@@ -73,9 +73,10 @@ class GradSum(LazyGrad):
 
     __slots__ = ("total", "owned", "lazy")
 
-    def __init__(self, first) -> None:
+    def __init__(self, first, second) -> None:
         self.total, self.owned, self.lazy = None, False, []
         self.add(first)
+        self.add(second)
 
     def add(self, grad) -> None:
         if isinstance(grad, LazyGrad):
@@ -180,11 +181,25 @@ def summed_to(grad, shape: tuple):
 
 def conform(grad, shape: tuple, dtype):
     """`grad` as a gradient for an input of `shape` and `dtype`: lazy gradients as they are,
-    arrays (and numpy scalars) summed back to the shape and cast to the dtype."""
+    arrays (and numpy scalars) summed back to the shape and cast to the dtype, Tensors
+    (create_graph) summed back to the shape."""
     if isinstance(grad, LazyGrad):
         return grad
-    grad = summed_to(grad if type(grad) is np.ndarray else np.asarray(grad), shape)
-    return grad if grad.dtype == dtype else grad.astype(dtype)
+    if isinstance(grad, (np.generic, int, float)):
+        grad = np.asarray(grad)
+    grad = summed_to(grad, shape)
+    return grad.astype(dtype) if type(grad) is np.ndarray and grad.dtype != dtype else grad
+
+
+def plus(current, grad):
+    """A node's pending gradient plus one more: arrays and lazy gradients gather in a `GradSum`,
+    Tensors (create_graph) add as a recorded op."""
+    if type(current) is GradSum:
+        current.add(grad)
+        return current
+    if type(current) is np.ndarray or isinstance(current, LazyGrad):
+        return GradSum(current, grad)
+    return current + grad
 
 
 def accumulate(buffer: np.ndarray, grad) -> np.ndarray:

@@ -174,7 +174,7 @@ class Node:
 
     __slots__ = (
         "op", "edges", "xs", "out", "in_shapes", "params", "needs", "shape", "dtype",
-        "scope", "seq", "grad", "retained", "freed", "role",
+        "scope", "seq", "grad", "retained", "freed", "role", "guard",
         "__weakref__",
     )
 
@@ -194,6 +194,7 @@ class Node:
         self.retained = None      # weakref to the output Tensor, after retain_grad()
         self.freed = False
         self.role = None          # "hidden", "cell", ...: a state's name, set by `mark_state`
+        self.guard = None         # what protects its saved arrays from in-place edits (autodiff/saved.py)
 
     @property
     def name(self) -> str:

@@ -87,10 +87,9 @@ class StepContributions:
     def node_grad(self, node: Node, grad: np.ndarray) -> None:
         if node.seq not in self.split:
             return
+        # Every consumer's share arrived as a piece (edge_grad, or a split node's own split), so
+        # the pieces add up to `grad`; uses outside the steps are the piece under OUTSIDE.
         pieces = self.pieces.pop(node.seq, {})
-        rest = grad - sum(pieces.values()) if pieces else grad
-        if np.any(rest):  # from consumers outside the steps
-            pieces[OUTSIDE] = pieces.get(OUTSIDE, 0) + rest
         for step, piece in pieces.items():
             grads = node.op.vjp(node, piece)   # linear in the output gradient: the step's share
             for edge, needed, part in zip(node.edges, node.needs, grads):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import random as seqgrad_random
+from ..atomic import check_writable
 from ..autodiff.tape import scope
 from ..cli import UsageError
 from ..data import CharTokenizer, stdlib_corpus, unigram_bits_per_char
@@ -25,14 +26,15 @@ from ..training.lm_checkpoint import save_char_lm
 from ..training.lm_trainer import TrainConfig, bits, train_char_lm
 from ..training.text import split_held_out
 from ..training.threads import limit_blas_threads
-from ._options import non_negative_int, one_line_errors, positive_int
+from ._options import one_line_errors, positive_int, seed
 
 CHECKPOINT = "char_lm.npz"
 LEARNING_CURVE = "learning_curve.png"
 UNROLLED_GRAPH = "unrolled_graph.svg"
 GRADIENT_FLOW = "gradient_flow.png"
 SAMPLES = "samples.txt"
-OUTPUTS = (LEARNING_CURVE, UNROLLED_GRAPH, GRADIENT_FLOW, CHECKPOINT, SAMPLES)
+EXPLORER = "explorer.html"
+OUTPUTS = (LEARNING_CURVE, UNROLLED_GRAPH, GRADIENT_FLOW, EXPLORER, CHECKPOINT, SAMPLES)
 
 
 @dataclass(frozen=True)
@@ -50,13 +52,14 @@ class DemoSettings:
     evaluations: int = 5
     sample_length: int = 240
     graph_steps: int = 3
+    explorer_steps: int = 20
     flow_steps: int = 60
     flow_hidden: int = 64
 
 
 FULL = DemoSettings()
 QUICK = DemoSettings(max_chars=40_000, embedding=16, hidden=32, batch=16, seq_len=32, steps=12, lr=1e-2,
-                     evaluations=2, sample_length=60, graph_steps=2, flow_steps=20, flow_hidden=16)
+                     evaluations=2, sample_length=60, graph_steps=2, explorer_steps=6, flow_steps=20, flow_hidden=16)
 TEMPERATURES = (0.5, 1.0)
 PROMPT = "Return the "
 
@@ -72,8 +75,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help=f"training updates (default: {FULL.steps}; {QUICK.steps} with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="a tiny model on a slice of the text: a few seconds, to check the pipeline")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0 (same seed, same result)")
+    parser.add_argument("--seed", type=seed, default=0, help="default: 0 (same seed, same result)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--eager", action="store_true",
+                        help="train with the LSTM run op by op instead of as generated code (to compare speed)")
     return parser
 
 
@@ -90,6 +95,12 @@ def check_output_folder(out: Path) -> None:
     for name in OUTPUTS:
         if (out / name).is_dir():
             raise UsageError(f"--out {out}: {out / name} is a folder; the demo would write a file there")
+    # The folder, or the nearest existing one it would be created in, must take a new file.
+    existing = next(folder for folder in (out, *out.parents) if folder.exists())
+    try:
+        check_writable(existing / CHECKPOINT)
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot write in {existing} ({error.strerror})") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
           f"characters (truncated BPTT: the state crosses windows, the gradient does not), "
           f"gradient norm clipped to {config.clip}")
     print(f"  a model that knows only how often each character occurs needs {baseline:.2f} bits per character")
-    history = train_char_lm(model, train_ids, config, valid_ids=valid_ids, progress=progress)
+    history = train_char_lm(model, train_ids, config, valid_ids=valid_ids, progress=progress, eager=args.eager)
+    print(f"training throughput: {history.characters_per_second:,.0f} characters per second "
+          f"({'eager' if args.eager else 'compiled'} LSTM; --eager to compare)")
     final = bits(history.eval_losses[-1])
     print(f"held-out text: {final:.2f} bits per character, against {baseline:.2f} for the unigram baseline: "
           + verdict(final, baseline))
@@ -144,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
                             title=f"LSTM {settings.hidden} on standard-library docstrings"),
         render(drawing, args.out / UNROLLED_GRAPH),
         plot_flows(flows, args.out / GRADIENT_FLOW, settings.flow_steps),
+        explorer_page(model, tokenizer, valid_text, settings.explorer_steps, args.out / EXPLORER),
         save_char_lm(args.out / CHECKPOINT, model, tokenizer,
                      {"source": "stdlib_corpus", "seed": args.seed, "steps": history.steps,
                       "held_out_bits_per_char": final, "unigram_bits_per_char": baseline,
@@ -155,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
         LEARNING_CURVE: "training and held-out bits per character against the unigram baseline",
         UNROLLED_GRAPH: f"the unrolled graph of {settings.graph_steps} LSTM steps, coloured by ||dL/d node||",
         GRADIENT_FLOW: "||dL/dh_k|| back in time: tanh RNN vs LSTM vs GRU, and this trained LSTM",
+        EXPLORER: f"the trained LSTM over {settings.explorer_steps} characters as an interactive page: step "
+                  "through backward, each step's share of W_hh's gradient",
         CHECKPOINT: f"the trained model (seqgrad sample --checkpoint {args.out / CHECKPOINT})",
         SAMPLES: "the samples above and the final numbers",
     }
@@ -182,19 +198,34 @@ def unrolled_graph(model: CharLM, tokenizer: CharTokenizer, text: str, steps: in
     """The trained model run over `steps` characters, its loss backpropagated, drawn op by op
     with every node coloured by the size of its gradient (seqgrad.viz)."""
     from ..nn.functional import cross_entropy
-    from ..viz import draw
+    from ..viz import draw, record
 
     ids = _graph_text(tokenizer, text, steps)
     model.eval()
     with scope("CharLM"):
         logits, _ = model(ids[:-1, None])
         loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[1:])
-    loss.backward()
+    with record():  # gradient norms for the drawing's heat
+        loss.backward()
     read, predicted = (tokenizer.decode(part).replace("\n", "\\n") for part in (ids[:-1], ids[1:]))
     drawing = draw(loss, level="op", title=f"The trained LSTM unrolled over {steps} steps: it reads {read!r} "
                                            f"and is scored on predicting {predicted!r}")
     model.zero_grad()  # after drawing: the parameters' gradients are part of the picture
     return drawing
+
+
+def explorer_page(model: CharLM, tokenizer: CharTokenizer, text: str, steps: int, path: Path) -> Path:
+    """The trained model over `steps` held-out characters as the interactive page of seqgrad.viz.explore."""
+    from ..nn.functional import cross_entropy
+    from ..viz import explore
+
+    ids = _graph_text(tokenizer, text, steps)
+    model.eval()
+    with scope("CharLM"):
+        logits, _ = model(ids[:-1, None])
+        loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[1:])
+    read = tokenizer.decode(ids[:-1]).replace("\n", "\\n")
+    return explore(loss, path, title=f"seqgrad explorer · the trained LSTM reading {read!r}").path
 
 
 def gradient_flows(model: CharLM, tokenizer: CharTokenizer, text: str, settings: DemoSettings, seed: int) -> dict:
@@ -206,6 +237,7 @@ def gradient_flows(model: CharLM, tokenizer: CharTokenizer, text: str, settings:
     """
     from ..bptt.flow import hidden_grad_norms
     from ..nn.functional import cross_entropy
+    from ..viz import record
 
     streams = 16
     ids = tokenizer.encode(text[: streams * (settings.flow_steps + 1)])
@@ -220,7 +252,8 @@ def gradient_flows(model: CharLM, tokenizer: CharTokenizer, text: str, settings:
         network.eval()
         logits, _ = network(ids[:-1])
         loss = cross_entropy(logits[-1], ids[-1])
-        loss.backward()
+        with record():
+            loss.backward()
         flows[label] = hidden_grad_norms(loss)
         network.zero_grad()
     return flows

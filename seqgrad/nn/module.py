@@ -89,6 +89,21 @@ class Module:
                     seen.add(id(param))
                     yield (f"{module_name}.{name}" if module_name else name), param
 
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at dotted attribute path `target` ('forget.weight_l0'), as PyTorch's."""
+        *path, leaf = target.split(".")
+        module = self
+        for depth, part in enumerate(path):
+            child = module._modules.get(part)
+            if child is None:
+                where = ".".join(path[:depth]) or type(self).__name__
+                raise AttributeError(f"get_parameter({target!r}): {where} has no submodule {part!r}")
+            module = child
+        if leaf not in module._parameters:
+            raise AttributeError(f"get_parameter({target!r}): {type(module).__name__} has no parameter {leaf!r} "
+                                 f"(it has: {', '.join(module._parameters) or 'none'})")
+        return module._parameters[leaf]
+
     def parameters(self) -> Iterator[Parameter]:
         return (param for _, param in self.named_parameters())
 
@@ -151,7 +166,11 @@ class Module:
             elif array.shape != param.shape:
                 problems.append(f"{name}: expected shape {param.shape}, got {array.shape}")
             else:
-                updates[name] = array
+                overflow = cast_overflow(array, param.dtype)
+                if overflow is not None:
+                    problems.append(f"{name}: {overflow}")
+                else:
+                    updates[name] = array
         if problems:
             raise StateDictError(f"load_state_dict into {type(self).__name__} failed; nothing was loaded:\n  "
                            + "\n  ".join(problems))
@@ -175,6 +194,20 @@ class Module:
         if len(lines) > 1 or self._modules:
             lines.append(f"Total: {self.num_parameters():,} parameters")
         return "\n".join(lines)
+
+
+def cast_overflow(array: np.ndarray, dtype: np.dtype) -> str | None:
+    """Why casting `array` to the parameter dtype `dtype` would turn finite values into inf, or None."""
+    if array.dtype.kind != "f" or np.dtype(dtype).itemsize >= array.dtype.itemsize or array.size == 0:
+        return None
+    largest = np.finfo(dtype).max
+    finite = np.isfinite(array)
+    too_big = finite & (np.abs(array) > largest)
+    if not too_big.any():
+        return None
+    index = tuple(int(i) for i in np.argwhere(too_big)[0])
+    return (f"value {array[index]:.4g} at index {index} does not fit {np.dtype(dtype)} (largest {largest:.4g}); "
+            "it would become inf")
 
 
 def as_numpy(value):

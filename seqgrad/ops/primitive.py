@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..autodiff.saved import lock_user_arrays
 from ..autodiff.tape import RECORDING, Node, describe_scope
 from ..dtypes import get_default_dtype
 from ..errors import ShapeError
@@ -56,6 +57,13 @@ class Primitive:
         """Check the call and move extra positionals into their params: `sum(x, 1, True)`."""
         if self.arity and len(inputs) > self.arity and not self.param_names:
             raise TypeError(f"{self.name}() takes {self.arity} tensor(s), got {len(inputs)}")
+        for torch_name, numpy_name in (("dim", "axis"), ("keepdim", "keepdims")):  # PyTorch's spellings
+            if torch_name in params and numpy_name in self.param_names:
+                if numpy_name in params:
+                    raise TypeError(f"{self.name}(): pass {torch_name} (PyTorch) or {numpy_name} (numpy), not both")
+                params[numpy_name] = params.pop(torch_name)
+        if isinstance(params.get("axis"), list):
+            params["axis"] = tuple(params["axis"])
         for key, value in params.items():
             if isinstance(value, Tensor):
                 raise TypeError(f"{self.name}(): pass tensor inputs by position, not by keyword ({key})")
@@ -112,13 +120,23 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
     the inputs, and the recording work only when something requires grad.
     """
     arrays, edges, needs = [], [], []
+    user_arrays = False  # a leaf's or a constant's array among the inputs (autodiff/saved.py)
     for value in inputs:
         if isinstance(value, Tensor):
-            arrays.append(value.data)
-            edges.append(value.node or value)
+            arrays.append(value._data)
+            node = value.node
+            if node is None:
+                user_arrays = True
+                edges.append(value)
+            else:
+                edges.append(node)
             needs.append(value.requires_grad)
         else:
-            arrays.append(value if type(value) in _PLAIN_OPERANDS else as_operand(value, op.name))
+            if type(value) is not np.ndarray:
+                value = value if type(value) in _PLAIN_OPERANDS else as_operand(value, op.name)
+            else:
+                user_arrays = True
+            arrays.append(value)
             edges.append(None)
             needs.append(False)
     requires_grad = True in needs
@@ -138,23 +156,22 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
     if RECORDING.anomaly:
         check_finite(out, f"{op.name} produced a non-finite output")
     if not (requires_grad and RECORDING.grad_enabled):
-        result = Tensor.wrap(out)
-        for value in inputs:  # a reshape or split of a detached state still comes from a cut (drawn)
-            if isinstance(value, Tensor) and value.detached_from is not None:
-                result.detached_from = value.detached_from
-                break
-        return result
-    return Tensor.wrap(out, requires_grad=True, node=Node(
+        return Tensor.wrap(out)
+    saved = _saved_inputs(op.save_inputs, arrays, needs)
+    node = Node(
         op,
         tuple(edges),
-        _saved_inputs(op.save_inputs, arrays, needs),
+        saved,
         out if op.save_output else None,
         tuple([array.shape if type(array) is np.ndarray else np.shape(array) for array in arrays])
         if op.save_shapes else None,
         params or NO_PARAMS,
         tuple(needs),
         out.shape, out.dtype,
-    ))
+    )
+    if user_arrays and saved is not None:  # lock them, so an in-place edit cannot go unseen
+        node.guard = lock_user_arrays(saved, node.edges)
+    return Tensor.wrap(out, requires_grad=True, node=node)
 
 
 def _saved_inputs(which, arrays: list, needs: list) -> tuple | None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..errors import StateDictError
+from ..nn.module import cast_overflow
 from ..tensor import Tensor
 
 
@@ -14,6 +15,7 @@ class Optimizer:
     """Holds parameter groups (dicts with "params" and hyperparameters) and per-parameter state."""
 
     state_keys: tuple[str, ...] = ()      # what a parameter's state holds once it has any
+    optional_state: tuple[str, ...] = ()  # what it may also hold, depending on options (momentum)
     scalar_state: tuple[str, ...] = ()    # which of those are numbers rather than arrays
 
     def __init__(self, params: Iterable, defaults: dict) -> None:
@@ -115,14 +117,18 @@ class Optimizer:
                 param = params[int(head[5:])]
                 array = np.asarray(value)
                 expected = () if name in self.scalar_state else param.shape
-                if name not in self.state_keys:
-                    kept = ", ".join(self.state_keys) or "none"
+                if name not in self.state_keys + self.optional_state:
+                    kept = ", ".join(self.state_keys + self.optional_state) or "none"
                     problems.append(f"unexpected state {key} (a {type(self).__name__} keeps {kept})")
                 elif array.shape != expected:
                     problems.append(f"{key}: expected shape {expected}, got {array.shape}")
+                elif name in self.scalar_state:
+                    state.setdefault(id(param), {})[name] = array.item()
                 else:
-                    state.setdefault(id(param), {})[name] = array.item() if name in self.scalar_state else \
-                        array.astype(param.dtype)
+                    overflow = cast_overflow(array, param.dtype)
+                    if overflow is not None:
+                        problems.append(f"{key}: {overflow}")
+                    state.setdefault(id(param), {})[name] = array if overflow else array.astype(param.dtype)
             else:
                 problems.append(f"unexpected key {key}")
         for position, param in enumerate(params):

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from .. import ops
 from ..autodiff.tape import no_grad
 from ..bptt import run_truncated_bptt
+from ..compiler import compile
 from ..data.batching import IGNORE_INDEX
 from ..data.encoding import one_hot
 from ..data.reber import REBER_ALPHABET, reber_encode, reber_next_symbol_mask, reber_strings
@@ -36,6 +37,7 @@ from ..nn.functional import cross_entropy, mse_loss
 from ..nn.utils import clip_grad_norm_
 from ..optim import Adam
 from ..tensor import Tensor
+from .divergence import divergence
 
 CELLS = ("rnn", "lstm", "gru", "bilstm")
 
@@ -288,10 +290,26 @@ def evaluate_task(model: SequenceModel, task: Task, test) -> dict:
     return task.score(outputs, targets, lengths)
 
 
+RECENT = 10   # training losses averaged to judge where a run ended
+
+
+def task_divergence(result: TaskResult, model: Module) -> str | None:
+    """Why a task run diverged (seqgrad.training.divergence), or None: a non-finite loss, parameter or
+    test metric, or a mean of the last few training losses more than twice the first loss."""
+    recent = result.losses[-RECENT:]
+    final = float(np.mean(recent)) if recent else None
+    reason = divergence(result.losses, model.named_parameters(), final, result.losses[0] if result.losses else None,
+                        final_label=f"mean training loss of the last {len(recent)} steps")
+    if reason is None and not math.isfinite(result.value):
+        reason = f"the test {result.metric} is {result.value}"
+    return reason
+
+
 def train_task(task: Task, cell: str = "lstm", steps: int = 1000, hidden_size: int = 64, batch_size: int = 32,
                lr: float = 3e-3, clip: float | None = 1.0, seed: int = 0, bptt: int | None = None,
                test_size: int = 512, eval_every: int | None = None, stop_when_solved: bool = False,
-               progress: bool = True, model: SequenceModel | None = None) -> tuple[TaskResult, SequenceModel]:
+               progress: bool = True, model: SequenceModel | None = None,
+               eager: bool = False) -> tuple[TaskResult, SequenceModel]:
     """Train a `cell` network on fresh batches of `task` for `steps` batches; score it on a fixed test set.
 
     Each batch is one Adam update (full BPTT through the whole sequence), or with `bptt` = k
@@ -317,6 +335,7 @@ def train_task(task: Task, cell: str = "lstm", steps: int = 1000, hidden_size: i
     test = task.batch(test_size, np.random.default_rng([seed, 1]))
     result = TaskResult(task.name, task.description, cell, 0, task.metric, math.nan, task.baseline,
                         task.baseline_label, {})
+    runner = model if eager else compile(model)  # generated forward and BPTT unless eager
     started = time.perf_counter()
     bar = tqdm(total=steps, desc=f"{task.name} {cell}", unit="step", disable=not progress, dynamic_ncols=True,
                mininterval=0.5)
@@ -325,7 +344,7 @@ def train_task(task: Task, cell: str = "lstm", steps: int = 1000, hidden_size: i
             inputs, targets, lengths = task.batch(batch_size, data_rng)
             if bptt is None:
                 optimizer.zero_grad()
-                outputs, _ = model(inputs, lengths=lengths)
+                outputs, _ = runner(inputs, lengths=lengths)
                 loss = task.loss(outputs, targets)
                 loss.backward()
                 if clip:
@@ -333,13 +352,15 @@ def train_task(task: Task, cell: str = "lstm", steps: int = 1000, hidden_size: i
                 optimizer.step()
                 loss_value = loss.item()
             else:
-                windows, _ = run_truncated_bptt(lambda x, state: model(x, state), task.loss, Tensor(inputs),
+                windows, _ = run_truncated_bptt(lambda x, state: runner(x, state), task.loss, Tensor(inputs),
                                                 targets, bptt, optimizer, clip=clip)
                 loss_value = float(np.mean([window.loss for window in windows]))
             result.losses.append(loss_value)
             result.steps = step
             bar.set_postfix({"loss": f"{loss_value:.4f}"}, refresh=False)
             bar.update(1)
+            if not math.isfinite(loss_value):
+                break   # diverged: nothing more to learn (task_divergence says so)
             if eval_every and (step % eval_every == 0 or step == steps):
                 value = evaluate_task(model, task, test)[task.metric]
                 result.eval_steps.append(step)

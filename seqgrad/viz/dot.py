@@ -13,14 +13,17 @@ from dataclasses import dataclass
 
 import graphviz
 
+from ..autodiff.graph import cut_from
 from ..autodiff.tape import Node
 from .gates import gate_name
 from .graph import ROLE_SYMBOLS, Frame, GraphModel, Link, Unit, has_gradients, leaf_grad_norm
 from .heat import NON_FINITE_COLOUR, ZERO_COLOUR, GradientScale, format_norm
-from .recording import node_grad_norm
+from .recording import edge_grad_norm, node_grad_norm
 from .render import GraphDrawing
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+LABEL_LIMIT = 200     # characters of one piece of user text in a label (Graphviz fails near 16,000)
+TOOLTIP_LIMIT = 1000  # characters of a tooltip
 FONT = "Helvetica"
 SMALL = 9
 
@@ -39,21 +42,31 @@ CUT_COLOUR = "#b03a2e"
 PARAMETER_EDGE = "#6f8fb8"
 PLAIN_EDGE = "#606060"
 
+COMPILED = "compiled "  # op-name prefix of a compiled layer-direction's node (seqgrad.compile)
+
 
 # --- escaping -------------------------------------------------------------------------------
-def html_text(text) -> str:
-    """Any text as the content of an HTML-like label: entities escaped, backslashes doubled
-    (Graphviz expands \\N, \\G, ... even in HTML labels), newlines as <BR/>, control characters dropped."""
-    text = _CONTROL.sub("", str(text)).replace("\r", "").replace("\t", " ").replace("\\", "\\\\")
+def shorten(text: str, limit: int | None) -> str:
+    """`text` cut to `limit` characters, the last one an ellipsis; None keeps it whole."""
+    return text if limit is None or len(text) <= limit else text[:limit - 1] + "…"
+
+
+def html_text(text, limit: int | None = LABEL_LIMIT) -> str:
+    """Any text as the content of an HTML-like label: cut to `limit` characters (with …), entities
+    escaped, backslashes doubled (Graphviz expands \\N, \\G, ... even in HTML labels), newlines as
+    <BR/>, control characters dropped."""
+    text = shorten(_CONTROL.sub("", str(text)), limit)
+    text = text.replace("\r", "").replace("\t", " ").replace("\\", "\\\\")
     return html.escape(text, quote=True).replace("\n", "<BR/>")
 
 
-def plain_text(text) -> str:
+def plain_text(text, limit: int | None = TOOLTIP_LIMIT) -> str:
     """Any text as a quoted DOT string value (tooltips). Graphviz unescapes such a string twice
     (parsing, then expanding \\N and friends), so each backslash becomes four; '&' is written as
     an entity because SVG output keeps entities it finds; newlines become Graphviz's \\n; quotes
-    are escaped by graphviz's quoting; the value is never read as an HTML-like label."""
-    text = _CONTROL.sub("", str(text)).replace("\r", "").replace("\t", " ")
+    are escaped by graphviz's quoting; the value is never read as an HTML-like label. Cut to `limit`
+    characters (with …)."""
+    text = shorten(_CONTROL.sub("", str(text)), limit).replace("\r", "").replace("\t", " ")
     text = text.replace("\\", "\\\\\\\\").replace("&", "&amp;").replace("\n", "\\n")
     return graphviz.nohtml(text)
 
@@ -141,12 +154,27 @@ class _Gradients:
         norms = [norm for norm in map(self.node, states) if norm is not None]
         return (min(norms), max(norms)) if norms else None
 
-    def source(self, source) -> float | None:
-        return self.node(source) if type(source) is Node else self.leaf(source)
-
     def link(self, link: Link) -> float | None:
-        norms = [norm for norm in map(self.source, link.sources) if norm is not None]
+        """The gradient the edge carries back: ||what each use in the head sent to the tail||
+        (the largest, when the edge stands for several uses), not the tail's total gradient."""
+        if not self.present:
+            return None
+        norms = []
+        for source in link.sources:
+            for user, position in self._uses(source, link.head):
+                if self.reveal is not None and user.seq < self.reveal.first_seq:
+                    continue  # not processed yet: nothing sent along this use
+                norm = edge_grad_norm(user, position)
+                if norm is not None:
+                    norms.append(norm)
         return max(norms) if norms else None
+
+    def _uses(self, source, head: Unit) -> list[tuple[Node, int]]:
+        """(consumer, input position) of every use of `source` by an op drawn in `head`."""
+        walk, unit_of = self.model.walk, self.model.unit_of
+        users = walk.consumers.get(source.seq, ()) if type(source) is Node else walk.leaf_consumers.get(id(source), ())
+        return [(user, position) for user in users if unit_of.get(user.seq) is head
+                for position, edge in enumerate(user.edges) if edge is source]
 
     def all_norms(self) -> list[float]:
         """Every norm a fully revealed drawing shows: the scale is fixed across replay frames."""
@@ -179,6 +207,11 @@ def to_dot(model: GraphModel, *, grads: bool = True, shapes: bool = True, grad_l
     scale = GradientScale(gradients.all_norms())
     writer = _Writer(model, gradients, scale, shapes, grad_labels and reveal is None, ids)
     return writer.drawing(title, reveal, legend)
+
+
+def gradient_scale(model: GraphModel, grads: bool = True) -> GradientScale:
+    """The colour scale `to_dot` colours `model` with (for a legend drawn elsewhere)."""
+    return GradientScale(_Gradients(model, grads, None).all_norms())
 
 
 class _Writer:
@@ -300,6 +333,8 @@ class _Writer:
             attrs["style"] = attrs["style"] + ",dashed"  # not reached by the backward pass (yet)
         attrs["label"] = html_label(self.node_label(unit, norm))
         attrs["tooltip"] = plain_text(self.tooltip(unit, norm))
+        if any(node.name.startswith(COMPILED) for node in unit.nodes):
+            attrs["peripheries"] = "2"  # a compiled layer-direction: generated forward + BPTT in one node
         state = unit.state_node() if unit.kind == "op" else None
         if state is not None and state.role is not None:
             attrs["penwidth"] = "2.2"
@@ -322,7 +357,7 @@ class _Writer:
             if node.role is not None:
                 step = self.model.tree.frame_of(node).outer_step
                 symbol = html_text(ROLE_SYMBOLS.get(node.role, node.role))
-                subscript = f"<SUB>{html_text(step.step)}</SUB>" if step is not None else ""
+                subscript = f"<SUB>{html_text(_state_index(step.shown_step))}</SUB>" if step is not None else ""
                 name = f"{symbol}{subscript} = {name}"
             if node.name == "getitem" and "index" in node.params:
                 name += " " + html_text(_index_text(node.params["index"]))
@@ -330,10 +365,14 @@ class _Writer:
                 if gate is not None:
                     name += f" <I>{html_text(gate)}</I>"
             lines.append(name)
+            if node.name.startswith(COMPILED):
+                lines.append(_small("compiled: generated forward + BPTT, one node"))
             if self.shapes:
                 lines.append(_small(html_text(_shape_text(node.shape))))
         elif unit.kind == "group":
             lines.append(f"<B>{html_text(unit.title)}</B>")
+            if any(node.name.startswith(COMPILED) for node in unit.nodes):
+                lines.append(_small("compiled"))
             roles = sorted({node.role for node in unit.nodes if node.role is not None})
             detail = f"{len(unit.nodes)} ops"
             if roles:
@@ -351,7 +390,7 @@ class _Writer:
                 lines.append(_small(html_text(f"‖∇h‖ {format_norm(span[0])} … {format_norm(span[1])}")))
         elif unit.kind == "cut":
             lines.append("<B>✂ cut: detach()</B>")
-            lines.append(_small(html_text(f"from {unit.leaf.detached_from}")))
+            lines.append(_small(html_text(f"from {cut_from(unit.leaf)}")))
             if self.shapes:
                 lines.append(_small(html_text(_shape_text(unit.leaf.shape))))
         else:
@@ -385,6 +424,15 @@ class _Writer:
 
     # -- edges --
     def edge_attrs(self, link: Link) -> dict:
+        if link.cut:  # values copied across the cut; no gradient goes back along it
+            return {"style": "dashed", "color": CUT_COLOUR, "penwidth": "1.4", "arrowhead": "tee",
+                    "label": html_label(_small("✂ detach()", CUT_COLOUR)),
+                    "tooltip": plain_text("the state this cut copied; backward stops at the cut")}
+        if link.via is not None:  # a weight's use at one step through the projection before the steps
+            return {"style": "dashed", "color": PARAMETER_EDGE, "penwidth": "0.8", "constraint": "false",
+                    "arrowhead": "onormal",
+                    "tooltip": plain_text(f"{link.tail.title}: this step's slice of {link.via.title} "
+                                          "(one op for all steps before the loop)")}
         attrs: dict[str, str] = {}
         tail_kind = link.tail.kind
         norm = self.gradients.link(link)
@@ -407,7 +455,7 @@ class _Writer:
         attrs["color"] = colour
         attrs["penwidth"] = f"{width:.2f}"
         if line is not None:
-            attrs["tooltip"] = plain_text(f"||dL/d(source)|| = {format_norm(norm)}")
+            attrs["tooltip"] = plain_text(f"gradient carried back along this edge: ||g|| = {format_norm(norm)}")
         return attrs
 
     def time_edges(self) -> list[tuple[str, str]]:
@@ -459,16 +507,16 @@ class _Writer:
         rows = [f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="14"><B>{html_text(title or self.default_title())}'
                 "</B></FONT></TD></TR>"]
         if self.gradients.present and not self.scale.empty:
-            rows.append('<TR><TD ALIGN="LEFT">gradient ‖∂L/∂·‖ of each node (edges: of their source), '
+            rows.append('<TR><TD ALIGN="LEFT">gradient ‖∂L/∂·‖ of each node (edges: the gradient each carries back), '
                         "log scale: colour and line width</TD></TR>")
             rows.append(f'<TR><TD ALIGN="LEFT">{self.colour_bar()}</TD></TR>')
         elif self.gradients.present:
             rows.append('<TR><TD ALIGN="LEFT">every gradient on this graph is zero or not finite</TD></TR>')
         else:
-            rows.append('<TR><TD ALIGN="LEFT"><FONT COLOR="#8a1c1c"><I>No gradients yet: nothing has been '
-                        "backpropagated through this graph. Call loss.backward() and draw again to colour it by "
-                        "‖∂L/∂·‖.</I></FONT></TD></TR>")
-        rows.append(f'<TR><TD ALIGN="LEFT">{_small(html_text(self.key_text()), "#404040")}</TD></TR>')
+            rows.append('<TR><TD ALIGN="LEFT"><FONT COLOR="#8a1c1c"><I>No gradients yet: no recorded backward '
+                        "has reached this graph. Run it inside `with seqgrad.viz.record(): loss.backward()` and "
+                        "draw again to colour it by ‖∂L/∂·‖.</I></FONT></TD></TR>")
+        rows.append(f'<TR><TD ALIGN="LEFT">{_small(html_text(self.key_text(), limit=None), "#404040")}</TD></TR>')
         if reveal is not None:
             # A fixed-size cell: every frame keeps the same layout whatever its caption says.
             caption = reveal.caption if len(reveal.caption) <= 110 else reveal.caption[:109] + "…"
@@ -480,8 +528,9 @@ class _Writer:
         model = self.model
         roots = ", ".join(sorted({node.name for node in model.walk.nodes[-1:]}))
         parts = [f"graph of {roots}", f"level {model.level}", f"{len(model.walk.nodes):,} ops"]
-        if model.step_count:
-            parts.append(f"{model.step_count:,} time steps")
+        if model.step_count:  # the longest sequence's steps: a bidirectional layer's two directions share them
+            length = max(len(model.tree.ordered_steps(context)) for context, _ in model.time_order)
+            parts.append(f"{length:,} time steps")
         if model.elided_steps:
             parts.append(f"{model.elided_steps:,} elided")
         return "seqgrad · " + " · ".join(parts)
@@ -507,6 +556,8 @@ class _Writer:
             parts.append("thick edge: hidden-state path")
         if "cell" in roles:
             parts.append("double edge: cell-state path")
+        if any(link.via is not None for link in self.model.links):
+            parts.append("dashed blue arrow: a weight's slice used at that step (one projection for all steps)")
         if "cut" in kinds:
             parts.append("✂ dashed: detach() cut, no gradient flows back")
         if "elided" in kinds:
@@ -514,6 +565,12 @@ class _Writer:
         if self.gradients.present:
             parts.append("dashed border: no gradient reached it")
         return "   ·   ".join(parts)
+
+
+def _state_index(step):
+    """The state a step makes, counted from 1: step t (0-based, x_t read) makes h_{t+1}; h_0 is the
+    initial state, as in the equations (and h_1 … h_T for T steps)."""
+    return step + 1 if isinstance(step, int) and not isinstance(step, bool) else step
 
 
 def _join(prefix: str | None, label: str) -> str:

@@ -25,13 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_atomically
-from ..autodiff.graph import Walk, step_scope, walk
+from ..autodiff.graph import Walk, sequence_key, step_scope, walk
 from ..autodiff.norm import l2_norm
 from ..autodiff.observe import on_backward
 from ..autodiff.tape import Node
 from ..nn.module import Parameter
 from ..tensor import Tensor
-from .dot import to_dot
+from .dot import gradient_scale, to_dot
+from .draw import MAX_NODES
 from .graph import LEVELS, GraphModel, Unit, build
 from .heat import NON_FINITE_COLOUR, ZERO_COLOUR, GradientScale, format_norm
 from .recording import node_grad_norm, record
@@ -184,7 +185,13 @@ def _page_content(loss: Tensor, graph: Walk, values: dict, terms,
             keep = (half, half - 1)
             notes[name] = (f"{longest} steps: the middle ones are drawn as one node at this level "
                            f"(the first {keep[0]} and last {keep[1]} in full) to keep the layout quick")
-        models[name] = build(loss, level=name, steps=keep)
+        model = build(loss, level=name, steps=keep)
+        if len(model.units) > MAX_NODES and name != "layer":  # Graphviz's budget (see draw): elide harder
+            keep = (3, 3)
+            notes[name] = (f"{len(model.units):,} nodes at this level is more than a layout can take "
+                           f"({MAX_NODES:,}): the first and last 3 steps are drawn in full")
+            model = build(loss, level=name, steps=keep)
+        models[name] = model
     frames = replay_frames(models["op"], by="step")
     stage_of = _stages(graph, frames)
     param_keys = {id(leaf): f"p{number}" for number, leaf in enumerate(parameters)}
@@ -198,14 +205,16 @@ def _page_content(loss: Tensor, graph: Walk, values: dict, terms,
         "notes": notes,
     }
     svgs = {}
-    all_norms: list[float] = []
     for name, model in models.items():
-        drawing = to_dot(model, ids=f"{name}-", legend=False)
+        drawing = to_dot(model, ids=f"{name}_", legend=False)
         svgs[name] = _clean_svg(render_bytes(drawing, "svg").decode("utf-8"))
-        data["levels"][name] = _level_data(name, model, values, stage_of, param_keys)
-        all_norms.extend(unit["grad"] for unit in data["levels"][name]["units"].values()
-                         if isinstance(unit.get("grad"), float))
-    data["legend"] = _legend_data(GradientScale(all_norms))
+        level = data["levels"][name] = _level_data(name, model, values, stage_of, param_keys)
+        # A scope holding one thing is drawn as that thing, not as a box: only boxes that exist.
+        level["clusters"] = {key: value for key, value in level["clusters"].items() if f'id="{key}"' in svgs[name]}
+        for key, ids in level["steps"].items():
+            level["steps"][key] = [element_id for element_id in ids
+                                   if element_id in level["units"] or element_id in level["clusters"]]
+        level["legend"] = _legend_data(gradient_scale(model))
     return data, svgs
 
 
@@ -219,11 +228,14 @@ def _longest_sequence(graph: Walk) -> int:
 
 
 def _default_title(graph: Walk, longest: int) -> str:
-    names = sorted({around.describe().split(",")[0] for around in
-                    (step_scope(node) for node in graph.nodes) if around is not None})
-    parts = ["seqgrad explorer"] + names[:3] + [f"{len(graph.nodes):,} ops"]
+    sequences = {sequence_key(around) for around in (step_scope(node) for node in graph.nodes) if around is not None}
+    names = sorted({str(key[0]) for key in sequences})
+    parts = ["seqgrad explorer"] + ([", ".join(names[:3])] if names else [])
+    if len(sequences) > 1:
+        parts.append(f"{len(sequences)} sequences (layers × directions)")
     if longest:
         parts.append(f"{longest} time steps")
+    parts.append(f"{len(graph.nodes):,} ops")
     return " · ".join(parts)
 
 
@@ -276,7 +288,7 @@ def _scope_of(unit: Unit) -> dict:
 
 def _level_data(level: str, model: GraphModel, values: dict, stage_of: dict[int, int],
                 param_keys: dict[int, str]) -> dict:
-    prefix = f"{level}-"
+    prefix = f"{level}_"
     units: dict[str, dict] = {}
     step_elements: dict[str, list[str]] = {}
     leaf_users = model.walk.leaf_consumers
@@ -343,6 +355,8 @@ def _level_data(level: str, model: GraphModel, values: dict, stage_of: dict[int,
     edges = {}
     for number, link in enumerate(model.links):
         heads = [user for source in link.sources for user in _users_in(model, source, link.head)]
+        if not heads:  # a weight's slice drawn into a step: lit when backward reaches that step
+            heads = link.head.nodes
         edges[f"{prefix}e{number}"] = min((stage_of[user.seq] for user in heads), default=0)
     return {"units": units, "clusters": clusters, "edges": edges, "steps": step_elements}
 

@@ -50,7 +50,7 @@ def test_observer_sees_each_node_once_in_backward_order_with_dense_gradients():
     assert [node.seq for node in seen] == sorted((node.seq for node in seen), reverse=True)
     grads = {node.seq: grad for node, grad in log.nodes}
     np.testing.assert_allclose(grads[y.node.seq], [1.0, 4.0, 5.0])  # both uses of y summed
-    for node, position, target, grad in log.edges:  # densified to the target's shape
+    for _, _, target, grad in log.edges:  # densified to the target's shape
         assert grad.shape == target.shape
     getitem_edge = next(grad for node, _, _, grad in log.edges if node.name == "getitem")
     np.testing.assert_allclose(getitem_edge, [0.0, 3.0, 4.0])
@@ -143,7 +143,7 @@ def test_step_scope_and_mark_state_in_a_hand_written_loop():
     assert step_scope(None) is None
     mark_state(weight, "hidden")  # a leaf has no recorded op: nothing to mark
     with pytest.raises(TypeError, match="role"):
-        mark_state(hidden, "")
+        mark_state(hidden, 1)
     loss = hidden.sum()
     with seqgrad.viz.record():
         loss.backward()
@@ -159,3 +159,13 @@ def test_walk_never_recurses_and_lists_leaves_once():
     graph = walk(h)
     assert len(graph.nodes) == 10000 and graph.leaves == [x]
     assert len(graph.leaf_consumers[id(x)]) == 5001
+
+
+def test_cut_from_names_a_detached_state_and_its_slices():
+    from seqgrad.autodiff.graph import cut_from
+    rnn = nn.RNN(2, 3, num_layers=2)
+    _, final = rnn(seqgrad.randn(3, 1, 2))
+    cut = final.detach()
+    assert cut_from(cut) == cut.detached_from == "stack (RNN)"
+    assert cut_from(cut[1]) == "stack (RNN)"            # a layer's slice of the detached state
+    assert cut_from(seqgrad.randn(2, 3)) is None

@@ -82,6 +82,20 @@ def _distribution(logits, temperature, multiply=False, stable=True):
     return exp / exp.sum()
 
 
+def _attend(query, keys, lengths, weight_query, weight_key, bias, v, masked=True, axis=0):
+    scores = np.tanh(query @ weight_query.T + keys @ weight_key.T + bias) @ v
+    if masked:
+        scores = np.where(np.arange(keys.shape[0])[:, None] < lengths[None, :], scores, -np.inf)
+    exp = np.exp(scores - scores.max(axis=axis, keepdims=True))
+    weights = exp / exp.sum(axis=axis, keepdims=True)
+    return weights.T, np.einsum("sb,sbh->bh", weights, keys)
+
+
+def _decoder_inputs(targets, bos=1, backwards=False):
+    start = np.full((1, targets.shape[1]), bos)
+    return np.concatenate([targets[1:], start]) if backwards else np.concatenate([start, targets[:-1]])
+
+
 def _count(gates, input_size=10, hidden_size=32, layers=2, biases=2, second_input=None):
     total = 0
     for layer in range(layers):
@@ -106,6 +120,8 @@ SOLUTIONS = {
     "softmax_readout_grad": _dlogits,
     "bits_and_perplexity": lambda nats: (nats / math.log(2), math.exp(nats)),
     "temperature": _distribution,
+    "additive_attention": _attend,
+    "teacher_forcing_inputs": _decoder_inputs,
 }
 
 # (exercise, wrong answer, the start of the message that must name the mistake)
@@ -158,6 +174,12 @@ MISTAKES = [
      "you multiplied the logits by the temperature"),
     ("temperature", lambda logits, temperature: _distribution(logits, temperature, stable=False),
      "logits near 1000 overflow exp()"),
+    ("additive_attention", lambda *args: _attend(*args, masked=False), "steps past a sequence's length get weight"),
+    ("additive_attention", lambda *args: _attend(*args, axis=1), "your weights sum to 1 over the batch"),
+    ("additive_attention", lambda *args: (_attend(*args)[0], _attend(*args)[1] * 2), "the weights are right"),
+    ("teacher_forcing_inputs", lambda targets: targets.copy(), "those are the targets themselves"),
+    ("teacher_forcing_inputs", lambda targets: _decoder_inputs(targets, backwards=True), "you shifted the wrong way"),
+    ("teacher_forcing_inputs", lambda targets: _decoder_inputs(targets, bos=0), "expected"),
 ]
 
 

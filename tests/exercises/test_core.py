@@ -65,7 +65,7 @@ def test_show_and_hint_print(capsys):
 
 
 def test_every_notebook_has_at_least_two_exercises():
-    for notebook in ("01", "02", "03", "04", "05", "06", "08"):
+    for notebook in ("01", "02", "03", "04", "05", "06", "07", "08"):
         assert len(exercises.names(notebook)) >= 2, notebook
     assert sorted(exercises.names()) == sorted(exercises.EXERCISES)
 

@@ -95,10 +95,10 @@ def test_lengths_equal_running_each_sequence_alone(kind, bidirectional):
 def test_bad_lengths_and_states_raise_clearly():
     layer = nn.LSTM(3, 4, num_layers=2)
     x = sg.randn(5, 2, 3)
-    with pytest.raises(ValueError, match="between 1 and the 5"):
+    with pytest.raises(ValueError, match="between 0 and the 5"):
         layer(x, lengths=[6, 2])
-    with pytest.raises(ValueError, match="between 1 and the 5"):
-        layer(x, lengths=[0, 2])
+    with pytest.raises(ValueError, match="between 0 and the 5"):
+        layer(x, lengths=[-1, 2])
     with pytest.raises(ValueError, match="3 entries but the batch has 2"):
         layer(x, lengths=[1, 2, 3])
     with pytest.raises(sg.ShapeError, match=r"initial hidden state must have shape \(2, 2, 4\), got \(1, 2, 4\)"):

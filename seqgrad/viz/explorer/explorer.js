@@ -45,7 +45,8 @@
   }
   function initialBox(name, whole) {
     const svg = svgOf(name);
-    const [x, y, w, h] = svg.getAttribute("viewBox").split(/[ ,]+/).map(Number);
+    if (!svg.dataset.whole) svg.dataset.whole = svg.getAttribute("viewBox");   // Graphviz's: the whole drawing
+    const [x, y, w, h] = svg.dataset.whole.split(/[ ,]+/).map(Number);
     const size = container();
     const fit = Math.min(size.w / w, size.h / h);
     const full = { x, y, w, h };
@@ -54,10 +55,23 @@
       const vw = size.w / scale, vh = size.h / scale;
       return { x: x - (vw - w) / 2, y: y - (vh - h) / 2, w: vw, h: vh, full };
     }
-    // Too wide to read whole: show the loss end (where backward starts) at a readable size.
-    const scale = Math.max(fit, 0.75);
+    // Too wide to read whole: show the loss end (where backward starts) at a readable size,
+    // centred on the row of the last time step.
+    const scale = Math.max(fit, 0.9);
     const vw = size.w / scale, vh = size.h / scale;
-    return { x: x + w - vw, y: y + (h - vh) / 2, w: vw, h: vh, full };
+    let centre = y + h / 2;
+    const rect = svg.getBoundingClientRect(), shown = Math.min(rect.width / w, rect.height / h);
+    let rightmost = null;
+    for (const ids of Object.values(data.levels[name].steps)) {
+      for (const id of ids) {
+        const box = element(id) && element(id).getBoundingClientRect();
+        if (box && box.width > 0 && (!rightmost || box.right > rightmost.right)) rightmost = box;
+      }
+    }
+    if (rightmost && shown > 0) {
+      centre = y + (rightmost.top + rightmost.height / 2 - rect.top - (rect.height - h * shown) / 2) / shown;
+    }
+    return { x: x + w - vw, y: centre - vh / 2, w: vw, h: vh, full };
   }
   function zoom(factor, px, py) {
     const box = boxes[state.level], size = container();
@@ -331,8 +345,8 @@
         circle.append(el("svg:title", {}, `${line.label}, t = ${point.t}: ‖∂L/∂h‖ = ${fmt(num(point.norm))}`));
         svg.append(circle);
       }
-      svg.append(el("svg:text", { x: width - right, y: top + 12 * number + 4, class: "axis-label", "text-anchor": "end",
-                                  fill: colour }, line.label));
+      svg.append(el("svg:text", { x: left + 8, y: height - bottom - 6 - 12 * (series.length - 1 - number),
+                                  class: "axis-label", style: `fill: ${colour}; font-weight: 600` }, line.label));
     });
     svg.addEventListener("mouseover", (event) => {
       if (event.target.classList.contains("point")) highlightStep(event.target.dataset.key);
@@ -374,7 +388,7 @@
 
   // --- legend -----------------------------------------------------------------------------------
   function drawLegend() {
-    const legend = data.legend;
+    const legend = level().legend;
     const bar = el("div", { class: "bar" }, ...legend.swatches.map((colour) => el("span", { style: `background: ${colour}` })));
     const ticks = el("div", { class: "ticks" }, ...legend.ticks.map(([position, text]) =>
       el("span", { style: `left: ${position * 100}%` }, text)));
@@ -391,6 +405,8 @@
 
   // --- levels --------------------------------------------------------------------------------------
   function showLevel(name) {
+    tip.hidden = true;           // what the tooltip and highlights pointed at belongs to the other drawing
+    highlightStep(undefined);
     state.level = name;
     for (const [key, view] of Object.entries(views)) view.hidden = key !== name;
     document.querySelectorAll(".levels button").forEach((button) => {
@@ -400,13 +416,13 @@
     $("note").textContent = data.notes[name] || "";
     applyFrame();
     applySearch();
+    drawLegend();
     document.body.dataset.level = name;
   }
   document.querySelectorAll(".levels button").forEach((button) => {
     button.addEventListener("click", () => showLevel(button.dataset.level));
   });
 
-  drawLegend();
   drawPlot();
   showLevel(state.level);
   const firstWeight = Object.entries(level().units).find(([, unit]) => unit.param && /weight_hh/.test(unit.title)) ||

@@ -1,0 +1,184 @@
+"""Compiled layers: `seqgrad.compile(module)` runs every nn.Recurrent inside `module` with
+generated code. Each layer-direction becomes ONE node on the tape (op `compiled <Cell>`)
+whose vjp runs the generated BPTT, so everything around it stays eager.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from ..autodiff.graph import mark_state
+from ..autodiff.tape import RECORDING
+from ..nn.functional import dropout_mask
+from ..nn.module import Module
+from ..nn.recurrent import Recurrent
+from ..ops.primitive import Primitive, apply
+from ..tensor import Tensor
+from .codegen import Generated, generate
+from .trace import TraceError, trace
+
+CACHE_SIZE = 64
+_CACHE: OrderedDict = OrderedDict()
+
+
+def _config(cell) -> tuple:
+    """What besides shapes decides a cell's step: its plain attributes (nonlinearity, reset, ...)."""
+    items = []
+    for key, value in sorted(vars(cell).items()):
+        if key.startswith("_") or key == "training":
+            continue
+        if isinstance(value, (int, float, str, bool, type(None))):
+            items.append((key, value))
+        elif isinstance(value, np.ndarray):
+            items.append((key, value.shape, value.tobytes()))
+    return tuple(items)
+
+
+def compiled_code(cell, steps: int, batch: int, input_size: int, dtype, reverse: bool, recurrent_mask: bool,
+                  lengths: bool) -> Generated:
+    """The generated forward/backward for this cell and these shapes and flags (cached)."""
+    dtype = np.dtype(dtype)
+    key = (type(cell), _config(cell), tuple((n, p.shape) for n, p in cell.named_parameters()), steps, batch,
+           input_size, dtype.str, reverse, recurrent_mask, lengths, cell.training)
+    found = _CACHE.get(key)
+    if found is not None:
+        _CACHE.move_to_end(key)
+        return found
+    program = trace(cell, batch, dtype, input_size=input_size, steps=steps, recurrent_mask=recurrent_mask,
+                    lengths=lengths)
+    generated = generate(program, steps, reverse)
+    generated.op = _node_op(type(cell).__name__, generated)
+    _CACHE[key] = generated
+    if len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return generated
+
+
+def _node_op(cell_name: str, generated: Generated) -> Primitive:
+    """The primitive of one compiled layer-direction: forward and vjp run the generated code."""
+    def forward(inputs, *arrays, box, extras, states):
+        initial, params = arrays[:states], arrays[states:]
+        steps, batch = inputs.shape[:2]
+        width = generated.output_width
+        hidden = initial[0].shape[1]
+        lead = generated.output_slot  # 1 when the output is a state: its buffer starts with the initial state
+        if width == hidden:
+            whole = np.empty((lead + steps + states, batch, width), inputs.dtype)
+            packed, outputs = whole[lead:], whole[:lead + steps]
+        else:
+            packed, outputs = None, np.empty((steps, batch, width), inputs.dtype)
+        with np.errstate(over="ignore"):  # sigmoid's e^-x overflows to inf for very negative x: σ = 0, exact
+            finals, saved = generated.forward(inputs, *initial, *params, *extras, outputs)
+        box["saved"] = saved
+        if packed is None:
+            return np.concatenate([outputs.reshape(-1)] + [f.reshape(-1) for f in finals])
+        for k, final in enumerate(finals):
+            packed[steps + k] = final
+        return packed
+
+    def vjp(ctx, g):
+        if isinstance(g, Tensor):
+            raise RuntimeError(f"compiled {cell_name}: double backward (create_graph=True) runs only on the eager "
+                               "layer; call the module without seqgrad.compile for it")
+        box, extras, states = ctx.params["box"], ctx.params["extras"], ctx.params["states"]
+        saved = box.pop("saved", None)  # the generated backward writes gradients over spent activations
+        if saved is None:
+            raise RuntimeError(f"compiled {cell_name}: backward through this layer a second time: its saved values "
+                               "were used up by the first backward (the generated BPTT writes gradients over spent "
+                               "activations). For retain_graph, run the module without seqgrad.compile")
+        steps, batch, _ = ctx.in_shapes[0]
+        hidden = ctx.in_shapes[1][1]
+        width = generated.output_width
+        if g.ndim == 3:
+            grad_outputs, grad_finals = g[:steps], [g[steps + k] for k in range(states)]
+        else:
+            split = steps * batch * width
+            grad_outputs = g[:split].reshape(steps, batch, width)
+            grad_finals = [g[split + k * batch * hidden: split + (k + 1) * batch * hidden].reshape(batch, hidden)
+                           for k in range(states)]
+        params = [box["params"][i] for i in range(len(box["params"]))]
+        grad_inputs, grad_initial, grad_params = generated.backward(saved, grad_outputs, *grad_finals, *params,
+                                                                    *extras)
+        return (grad_inputs,) + tuple(grad_initial) + tuple(grad_params)
+
+    return Primitive(f"compiled {cell_name}", forward, vjp, "shape", f"{cell_name} over all steps, compiled")
+
+
+def run_direction(layer: Recurrent, index: int, inputs: Tensor, state: tuple, valid, reverse: bool):
+    """Recurrent._run_direction with generated code: one node for the whole layer-direction."""
+    cell = layer.cells[index]
+    steps, batch, features = inputs.shape
+    mask = None
+    if layer.recurrent_dropout and layer.training:
+        mask = dropout_mask((batch, cell.hidden_size), layer.recurrent_dropout, inputs.dtype)
+    generated = compiled_code(cell, steps, batch, features, inputs.dtype, reverse, mask is not None, valid is not None)
+    params = [_param(cell, role) for role in generated.param_roles]
+    extras = ([mask] if mask is not None else []) + ([valid.astype(inputs.dtype)] if valid is not None else [])
+    states = len(state)
+    box = {"params": [p.data for p in params]}
+    packed = apply(generated.op, (inputs,) + tuple(state) + tuple(params),
+                   {"box": box, "extras": tuple(extras), "states": states})
+    hidden = cell.hidden_size
+    if packed.ndim == 3:
+        outputs = packed[:steps]
+        finals = tuple(packed[steps + k] for k in range(states))
+    else:
+        split = steps * batch * generated.output_width
+        outputs = packed[:split].reshape(steps, batch, generated.output_width)
+        finals = tuple(packed[split + k * batch * hidden: split + (k + 1) * batch * hidden].reshape(batch, hidden)
+                       for k in range(states))
+    for role, value in zip(cell.state_names, finals):
+        mark_state(value, role)
+    return outputs, finals
+
+
+def _param(cell, role: str):
+    target = cell
+    for part in role.removeprefix("param:").split("."):
+        target = getattr(target, part)
+    return target
+
+
+class CompiledModule(Module):
+    """`module` with every nn.Recurrent inside run by generated code. Parameters, modes and
+    state are the module's own (nothing is copied): `.grad` lands on its parameters."""
+
+    def __init__(self, module: Module) -> None:
+        super().__init__()
+        object.__setattr__(self, "module", module)
+
+    def named_modules(self, prefix: str = ""):
+        return self.module.named_modules(prefix)
+
+    def forward(self, *args, **kwargs):
+        layers = [m for m in self.module.modules() if isinstance(m, Recurrent)]
+        for layer in layers:
+            object.__setattr__(layer, "_run_direction",
+                               lambda index, inputs, state, valid, reverse, layer=layer:
+                               run_direction(layer, index, inputs, state, valid, reverse))
+        try:
+            return self.module(*args, **kwargs)
+        finally:
+            for layer in layers:
+                layer.__dict__.pop("_run_direction", None)
+
+    def __getattr__(self, name: str):
+        return getattr(object.__getattribute__(self, "module"), name)
+
+    def __repr__(self) -> str:
+        return f"compiled({self.module!r})"
+
+
+def compile(module: Module) -> CompiledModule:  # noqa: A001  (seqgrad.compile, as torch.compile)
+    """A module that shares `module`'s parameters and runs every nn.Recurrent inside it with
+    generated forward and BPTT code (see seqgrad.compiler.source to read it)."""
+    if not isinstance(module, Module):
+        raise TypeError(f"seqgrad.compile expects a seqgrad.nn.Module, got {type(module).__name__}")
+    if isinstance(module, CompiledModule):
+        return module
+    return CompiledModule(module)
+
+
+__all__ = ["compile", "CompiledModule", "compiled_code", "run_direction", "TraceError", "RECORDING"]

@@ -1,0 +1,118 @@
+"""Rewrites of an equation list that keep its meaning: merge common subexpressions, drop
+what no output needs, and turn zero-buffers-plus-slices (a slice's gradient, scattered
+and summed) into one `assemble` of its parts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops.primitive import primitive as declare_primitive
+from .program import Const, Equation, Var
+
+
+def _key(eq: Equation):
+    refs = tuple(("v", id(i)) if isinstance(i, Var) else ("c", _hashable(i.value)) for i in eq.inputs)
+    return eq.op, refs, tuple(sorted((k, _hashable(v)) for k, v in eq.params.items()))
+
+
+def _hashable(value):
+    if isinstance(value, np.ndarray):
+        return ("array", value.shape, value.dtype.str, value.tobytes())
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, slice):
+        return ("slice", value.start, value.stop, value.step)
+    try:
+        hash(value)
+    except TypeError:
+        return ("id", id(value))
+    return (type(value).__name__, value)
+
+
+def merge_common(equations: list[Equation], keep: set[int] = frozenset()) -> list[Equation]:
+    """Equations applying the same op to the same inputs and params compute the same value once."""
+    seen: dict = {}
+    replace: dict[int, Var] = {}
+    out = []
+    for eq in equations:
+        eq = Equation(eq.op, tuple(replace.get(id(i), i) if isinstance(i, Var) else i for i in eq.inputs),
+                      eq.params, eq.output)
+        key = _key(eq)
+        if key in seen and id(eq.output) not in keep:
+            replace[id(eq.output)] = seen[key]
+            continue
+        seen.setdefault(key, eq.output)
+        out.append(eq)
+    return out, replace
+
+
+def prune(equations: list[Equation], needed: list[Var]) -> list[Equation]:
+    """Only the equations some needed Var depends on."""
+    live = {id(v) for v in needed}
+    kept = []
+    for eq in reversed(equations):
+        if id(eq.output) in live:
+            kept.append(eq)
+            live.update(id(i) for i in eq.inputs if isinstance(i, Var))
+    kept.reverse()
+    return kept
+
+
+def _assemble_forward(*values, shape, indices):
+    out = np.zeros(shape, dtype=np.result_type(*values))
+    for index, value in zip(indices, values):
+        out[index] += value
+    return out
+
+
+def _assemble_vjp(ctx, g):
+    return tuple(g[index] for index in ctx.params["indices"])
+
+
+ASSEMBLE = declare_primitive(
+    "assemble", _assemble_forward, _assemble_vjp, register=False,
+    doc="zeros(shape) with each value added at its (basic) index: several scatters summed, in one buffer")
+
+
+def _basic(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (slice, int)) for p in parts)
+
+
+def assemble_scatters(equations: list[Equation], uses: dict[int, int]) -> list[Equation]:
+    """`add(scatter(a, i), scatter(b, j))` (nested) becomes `assemble(a, b; indices=(i, j))` when
+    each scatter is used once and the indices are basic."""
+    producer = {}
+    out = []
+    for eq in equations:
+        if eq.op.name == "scatter" and eq.params.get("unique") and _basic(eq.params["index"]):
+            eq = Equation(ASSEMBLE, eq.inputs, {"shape": tuple(eq.params["shape"]),
+                                                 "indices": (eq.params["index"],)}, eq.output)
+        elif eq.op.name == "add" and all(isinstance(i, Var) for i in eq.inputs):
+            a, b = (producer.get(id(i)) for i in eq.inputs)
+            if a is not None and b is not None and a.op is ASSEMBLE and b.op is ASSEMBLE \
+                    and uses.get(id(a.output)) == 1 and uses.get(id(b.output)) == 1 \
+                    and a.params["shape"] == b.params["shape"] == eq.output.shape \
+                    and a.output.dtype == b.output.dtype == eq.output.dtype:
+                out.remove(a)
+                out.remove(b)
+                eq = Equation(ASSEMBLE, a.inputs + b.inputs,
+                              {"shape": eq.output.shape, "indices": a.params["indices"] + b.params["indices"]},
+                              eq.output)
+        producer[id(eq.output)] = eq
+        out.append(eq)
+    return out
+
+
+def count_uses(equations: list[Equation], outputs: list[Var] = ()) -> dict[int, int]:
+    uses: dict[int, int] = {}
+    for eq in equations:
+        for i in eq.inputs:
+            if isinstance(i, Var):
+                uses[id(i)] = uses.get(id(i), 0) + 1
+    for v in outputs:
+        uses[id(v)] = uses.get(id(v), 0) + 1
+    return uses
+
+
+__all__ = ["merge_common", "prune", "assemble_scatters", "count_uses", "ASSEMBLE", "Const"]

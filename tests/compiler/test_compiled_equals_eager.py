@@ -1,0 +1,121 @@
+"""Compiled layers compute what the eager layers compute: outputs, final states and every
+parameter and input gradient agree to 1e-12 relative in float64."""
+
+import numpy as np
+import pytest
+
+import seqgrad as sg
+from seqgrad import nn
+
+from .cells import MinimalGatedUnit, PeepholeLSTM, ProjectedCell
+
+D, H = 3, 4
+
+LAYERS = {
+    "rnn-tanh": lambda **kw: nn.RNN(D, H, dtype=np.float64, **kw),
+    "rnn-relu": lambda **kw: nn.RNN(D, H, nonlinearity="relu", dtype=np.float64, **kw),
+    "lstm": lambda **kw: nn.LSTM(D, H, dtype=np.float64, **kw),
+    "gru": lambda **kw: nn.GRU(D, H, dtype=np.float64, **kw),
+    "gru-before": lambda **kw: nn.GRU(D, H, reset="before", dtype=np.float64, **kw),
+    "mgu": lambda **kw: nn.Recurrent(lambda size: MinimalGatedUnit(size, H), D, **kw),
+    "peephole": lambda **kw: nn.Recurrent(lambda size: PeepholeLSTM(size, H), D, **kw),
+    "projected": lambda **kw: nn.Recurrent(lambda size: ProjectedCell(size, H), D, **kw),
+}
+
+# (options, lengths, given initial state): 1-3 layers, bidirectional, zero and unsorted lengths.
+SETUPS = [
+    (dict(), None, False),
+    (dict(num_layers=2, bidirectional=True), [5, 0, 3], True),
+    (dict(num_layers=3, recurrent_dropout=0.3), [2, 5, 4], False),
+]
+
+
+def _run(layer, x, hx, lengths, seed):
+    for param in layer.parameters():
+        param.grad = None
+    inputs = sg.Tensor(x, requires_grad=True)
+    given = None
+    if hx is not None:
+        given = tuple(sg.Tensor(h, requires_grad=True) for h in hx)
+    sg.manual_seed(seed)  # the same recurrent-dropout masks in both runs
+    output, final = layer(inputs, None if given is None else (given if len(given) > 1 else given[0]), lengths)
+    finals = final if isinstance(final, tuple) else (final,)
+    rng = np.random.default_rng(7)
+    loss = (output * sg.Tensor(rng.standard_normal(output.shape))).sum()
+    for state in finals:
+        loss = loss + (state * sg.Tensor(rng.standard_normal(state.shape))).sum()
+    loss.backward()
+    results = {"output": output.data, "input grad": inputs.grad}
+    results.update({f"final {k}": s.data for k, s in enumerate(finals)})
+    if given is not None:
+        results.update({f"initial {k} grad": h.grad for k, h in enumerate(given)})
+    results.update({f"{name} grad": p.grad for name, p in layer.named_parameters()})
+    return results
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+@pytest.mark.parametrize("setup", range(len(SETUPS)))
+def test_compiled_equals_eager(name, setup):
+    options, lengths, given = SETUPS[setup]
+    sg.manual_seed(1)
+    layer = LAYERS[name](**options)
+    rng = np.random.default_rng(setup)
+    x = rng.standard_normal((5, 3, D))
+    hx = None
+    if given:
+        count = layer.num_layers * layer.num_directions
+        hx = [rng.standard_normal((count, 3, H)) for _ in layer.state_names]
+    eager = _run(layer, x, hx, lengths, seed=11)
+    compiled = _run(sg.compile(layer), x, hx, lengths, seed=11)
+    assert eager.keys() == compiled.keys()
+    for key, expected in eager.items():
+        got = compiled[key]
+        assert got is not None and expected is not None, key
+        scale = max(np.abs(expected).max(), 1e-300)
+        assert np.abs(got - expected).max() <= 1e-12 * scale, f"{name}: {key} differs"
+    if lengths is not None and 0 in lengths:
+        empty = lengths.index(0)
+        assert not compiled["output"][:, empty].any(), "an empty sequence's outputs are zeros"
+
+
+def test_zero_length_keeps_the_initial_state_in_eager_and_compiled():
+    layer = nn.GRU(D, H, dtype=np.float64)
+    x = sg.Tensor(np.ones((3, 2, D)))
+    h0 = sg.Tensor(np.full((1, 2, H), 0.25))
+    for run in (layer, sg.compile(layer)):
+        output, final = run(x, h0, lengths=[0, 3])
+        assert not output.data[:, 0].any()
+        np.testing.assert_array_equal(final.data[0, 0], np.full(H, 0.25))
+
+
+def test_gradcheck_through_a_compiled_layer():
+    sg.manual_seed(0)
+    layer = sg.compile(nn.LSTM(2, 3, num_layers=2, bidirectional=True, dtype=np.float64))
+    x = sg.Tensor(np.random.default_rng(0).standard_normal((4, 2, 2)), requires_grad=True)
+    params = list(layer.parameters())
+    assert sg.gradcheck(lambda x, *_: layer(x, lengths=[4, 2])[0], [x] + params)
+
+
+def test_truncated_bptt_with_detached_state_and_float32():
+    sg.manual_seed(0)
+    layer = nn.LSTM(D, H)
+    compiled = sg.compile(layer)
+    x = sg.Tensor(np.random.default_rng(0).standard_normal((4, 2, D)).astype(np.float32))
+    state = None
+    for _ in range(2):
+        output, state = compiled(x, state)
+        state = tuple(s.detach() for s in state)
+        output.sum().backward()
+    assert all(p.grad is not None and p.grad.dtype == np.float32 for p in layer.parameters())
+    eager_out, _ = layer(x, state)
+    compiled_out, _ = compiled(x, state)
+    np.testing.assert_allclose(compiled_out.data, eager_out.data, rtol=1e-5, atol=1e-6)
+
+
+def test_a_second_backward_through_a_compiled_layer_says_why_it_cannot():
+    layer = sg.compile(nn.GRU(D, H, dtype=np.float64))
+    output, _ = layer(sg.randn(3, 2, D).data.astype(np.float64))
+    loss = output.sum()
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="a second time.*without seqgrad.compile"):
+        loss.backward()
