@@ -19,8 +19,8 @@ from ..dtypes import get_default_dtype
 from ..errors import ExportError
 from ..models.char_lm import CharLM
 from ..models.seq2seq import Seq2Seq
-from ..nn.attention import AdditiveAttention, DotProductAttention
 from ..nn import layers as nn_layers
+from ..nn.attention import AdditiveAttention, DotProductAttention
 from ..nn.cells import GRUCell, LSTMCell, RNNCell
 from ..nn.layers import Dropout, Embedding, Linear, Sequential
 from ..nn.module import Module
