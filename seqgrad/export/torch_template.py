@@ -287,8 +287,8 @@ class Seq2Seq(torch.nn.Module):
         lengths = torch.as_tensor(lengths, dtype=torch.int64)
         keys, final = self.encoder(self.source_embedding(sources), lengths=lengths)
         finals = final if isinstance(final, tuple) else (final,)
-        directions = self.encoder.num_directions if hasattr(self.encoder, "num_directions") else \
-            1 + self.encoder.bidirectional
+        # the fused torch layers say `bidirectional`, the generated-cell Recurrent `num_directions`
+        directions = getattr(self.encoder, "num_directions", None) or (2 if self.encoder.bidirectional else 1)
         batch = sources.shape[1]
         tops = [component[-directions:].transpose(0, 1).reshape(batch, -1) for component in finals]
         bridges = [self.bridge_hidden] + ([self.bridge_cell] if hasattr(self, "bridge_cell") else [])

@@ -2,6 +2,8 @@
 gradient equal seqgrad's in float64 for each attention kind (and none), with padded sources;
 greedy decoding gives the same tokens; `seqgrad export` reads a seq2seq checkpoint."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from seqgrad import nn
 from seqgrad.cli import main
 from seqgrad.data import dates_task
 from seqgrad.export import ExportError, load_exported, to_torch
-from seqgrad.models import Seq2Seq, save_checkpoint
+from seqgrad.models import Seq2Seq, load_checkpoint, save_checkpoint
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
@@ -112,11 +114,23 @@ def test_teacher_forcing_ratio_runs_in_torch(float64):
     assert logits.shape == (5, 4, TARGET_VOCAB) and weights.shape == (5, 4, 6)
 
 
-def test_a_decoder_cell_without_a_torch_twin_is_named():
+def test_a_part_without_a_torch_twin_is_named():
     model = build(cell="gru")
     model.decoder = nn.GRUCell(model.decoder.input_size, 5, reset="before")
     with pytest.raises(ExportError, match="GRUCell with reset='before' .*'decoder'"):
         to_torch(model)
+
+    class CosineAttention(nn.DotProductAttention):
+        pass
+
+    model = build(attention=CosineAttention(5, 10, kind="general"))
+    with pytest.raises(ExportError, match="no torch export for .*CosineAttention \\(at 'attention'\\)"):
+        to_torch(model)
+
+
+def test_a_compiled_model_exports_as_the_model():
+    model = build()
+    assert to_torch(sg.compile(model))[0] == to_torch(model)[0]
 
 
 def test_export_command_on_a_seq2seq_checkpoint(tmp_path, capsys):
@@ -136,3 +150,17 @@ def test_export_command_on_a_seq2seq_checkpoint(tmp_path, capsys):
     source_vocab = sg.data.Vocabulary.load(out / "source_vocab.json")
     assert source_vocab.to_dict() == task.source.vocab.to_dict()
     assert (out / "target_vocab.json").is_file()
+
+
+CHECKPOINT = Path(__file__).resolve().parents[2] / "benchmarks" / "experiments" / "seq2seq_dates_checkpoint.npz"
+
+
+@pytest.mark.skipif(not CHECKPOINT.exists(), reason="the benchmark's checkpoint has not been written")
+def test_the_trained_dates_model_translates_in_torch():
+    model, task, _ = load_checkpoint(CHECKPOINT, task="dates")
+    theirs = load_exported(*to_torch(model)).eval()
+    texts = ["3 March 2021", "Wednesday, March 3, 2021", "03/03/21", "3rd of march, 2021"]
+    sources, lengths = task.encode_sources(texts)
+    tokens, _, _ = theirs.greedy(torch.from_numpy(sources), torch.from_numpy(lengths), max_length=16)
+    np.testing.assert_array_equal(tokens.numpy(), model.greedy(sources, lengths, max_length=16).tokens)  # float32
+    assert [task.decode_target(row) for row in tokens.numpy()] == ["2021-03-03"] * 4
