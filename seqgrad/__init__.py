@@ -8,7 +8,6 @@ from .autodiff.tape import (
     enable_grad,
     is_grad_enabled,
     no_grad,
-    record_grad_norms,
     scope,
 )
 from .compiler import compile
@@ -63,7 +62,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "gradcheck", "scope", "current_scope", "no_grad", "enable_grad", "is_grad_enabled",
-    "detect_anomaly", "record_grad_norms", "set_default_dtype", "get_default_dtype",
+    "detect_anomaly", "set_default_dtype", "get_default_dtype",
     "ShapeError", "GradcheckError", "CheckpointError", "StateDictError", "ExportError", "manual_seed", "save", "load",
     "nn", "optim", "bptt", "interop", "data", "viz", "compiler", "compile", "export",
     "zeros", "ones", "zeros_like", "ones_like", "randn",

@@ -193,14 +193,15 @@ def unrolled_graph(model: CharLM, tokenizer: CharTokenizer, text: str, steps: in
     """The trained model run over `steps` characters, its loss backpropagated, drawn op by op
     with every node coloured by the size of its gradient (seqgrad.viz)."""
     from ..nn.functional import cross_entropy
-    from ..viz import draw
+    from ..viz import draw, record
 
     ids = _graph_text(tokenizer, text, steps)
     model.eval()
     with scope("CharLM"):
         logits, _ = model(ids[:-1, None])
         loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[1:])
-    loss.backward()
+    with record():  # gradient norms for the drawing's heat
+        loss.backward()
     read, predicted = (tokenizer.decode(part).replace("\n", "\\n") for part in (ids[:-1], ids[1:]))
     drawing = draw(loss, level="op", title=f"The trained LSTM unrolled over {steps} steps: it reads {read!r} "
                                            f"and is scored on predicting {predicted!r}")
@@ -217,6 +218,7 @@ def gradient_flows(model: CharLM, tokenizer: CharTokenizer, text: str, settings:
     """
     from ..bptt.flow import hidden_grad_norms
     from ..nn.functional import cross_entropy
+    from ..viz import record
 
     streams = 16
     ids = tokenizer.encode(text[: streams * (settings.flow_steps + 1)])
@@ -231,7 +233,8 @@ def gradient_flows(model: CharLM, tokenizer: CharTokenizer, text: str, settings:
         network.eval()
         logits, _ = network(ids[:-1])
         loss = cross_entropy(logits[-1], ids[-1])
-        loss.backward()
+        with record():
+            loss.backward()
         flows[label] = hidden_grad_norms(loss)
         network.zero_grad()
     return flows

@@ -53,7 +53,8 @@ def measure(steps: int, input_size: int, hidden_size: int, batch: int, seed: int
         loss = nn.functional.mse_loss(readout(output[-1]), target)
         gates = gate_activations(loss) if label == "LSTM" else None   # read before backward frees them
         jacobians = jacobian_norms(loss, norm="spectral")
-        loss.backward()
+        with sg.viz.record():
+            loss.backward()
         results[label] = {"grads": hidden_grad_norms(loss), "jacobians": jacobians, "module": layer, "gates": gates}
     return results
 

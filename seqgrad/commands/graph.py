@@ -69,7 +69,7 @@ def build_loss(cell: str, steps: int, layers: int = 1, input_size: int = 2, hidd
 
 def run(args) -> int:
     from seqgrad.cli import UsageError
-    from seqgrad.viz import DrawingTooLarge, draw, render
+    from seqgrad.viz import DrawingTooLarge, draw, record, render
     from seqgrad.viz.draw import LONG_SEQUENCE, MAX_NODES, count_nodes
 
     if args.keep is not None and min(args.keep) < 0:
@@ -88,7 +88,8 @@ def run(args) -> int:
     loss = build_loss(args.cell, args.steps, args.layers, args.input_size, args.hidden_size, args.batch,
                       args.bidirectional, args.seed)
     if args.backward:
-        loss.backward()
+        with record():
+            loss.backward()
     level, keep = args.level, tuple(args.keep) if args.keep else None
     nodes = count_nodes(loss, level=level, steps=keep)
     too_long = level != "layer" and args.steps > LONG_SEQUENCE   # Graphviz takes minutes (see docs/VIZ.md)

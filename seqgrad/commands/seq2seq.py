@@ -132,7 +132,7 @@ def _figures(model, plain, task, history, examples, outputs, decoding, args, out
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..viz import draw, render
+    from ..viz import draw, record, render
     from ..viz.alignment import plot_alignment, plot_encoder_gradient
 
     written = []
@@ -162,7 +162,8 @@ def _figures(model, plain, task, history, examples, outputs, decoding, args, out
     short = task.encode_targets([task.test[0][1]])
     model.train()
     loss = model.loss(sources, lengths, short[:3])
-    loss.backward()
+    with record():  # gradient norms for the drawing's heat
+        loss.backward()
     render(draw(loss, level="cell", title=f"Seq2Seq: 3 decoder steps of {examples[0]!r}"),
            output / "decoder_graph.svg")
     model.zero_grad()

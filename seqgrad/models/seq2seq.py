@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import ops
+from ..autodiff.graph import mark_state
 from ..autodiff.tape import no_grad, scope
 from ..data.tokenizers import CharTokenizer
 from ..data.translation import TranslationTask
@@ -195,8 +196,7 @@ class Seq2Seq(Module):
             projected = self.decoder.project_inputs(fed.reshape(1, *fed.shape))[0]
             hidden, state = self.decoder.step(projected, state)
             for role, value in zip(self.decoder.state_names, state):
-                if value.node is not None:
-                    value.node.role = role
+                mark_state(value, role)
             if self.attention is None:
                 context, weights = encoded.summary, None
             else:

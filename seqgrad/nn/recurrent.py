@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from .. import ops
+from ..autodiff.graph import mark_state
 from ..autodiff.tape import gc_paused, scope
 from ..errors import ShapeError
 from ..tensor import Tensor
@@ -189,7 +190,7 @@ class Recurrent(Module):
                     output = output * keep.astype(output.dtype)
                 for role, value in zip(cell.state_names, new_state):
                     if value.node is not None:
-                        value.node.role = role
+                        mark_state(value, role)
                 state = tuple(new_state)
             outputs[t] = output
         return ops.stack(outputs, axis=0), state

@@ -17,6 +17,7 @@ from ..models.seq2seq import Seq2Seq, translate
 from ..nn.utils import clip_grad_norm_
 from ..optim import Adam
 from ..random import manual_seed
+from ..viz.recording import record
 
 
 @dataclass
@@ -147,7 +148,8 @@ def encoder_gradient_flow(model: Seq2Seq, task: TranslationTask, sources: list[s
     model.train()
     model.zero_grad()
     loss = model.loss(source_ids, source_lengths, targets)
-    loss.backward()
+    with record():  # keep ||dL/d(node)||: hidden_grad_norms reads them
+        loss.backward()
     model.train(was_training)
     flows = {}
     for (name, layer, direction), norms in hidden_grad_norms(loss).items():

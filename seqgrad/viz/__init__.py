@@ -5,11 +5,12 @@ from .alignment import plot_alignment, plot_encoder_gradient
 from .draw import DrawingTooLarge, count_nodes, draw
 from .gates import gate_activations
 from .plots import plot_gate_saturation, plot_gradient_flow, plot_parameter_grad_norms
+from .recording import record
 from .render import GraphDrawing, GraphvizError, choose_backend, render, render_bytes
 from .replay import replay
 
 __all__ = [
-    "draw", "count_nodes", "DrawingTooLarge", "render", "render_bytes", "choose_backend", "GraphDrawing",
+    "draw", "count_nodes", "DrawingTooLarge", "record", "render", "render_bytes", "choose_backend", "GraphDrawing",
     "GraphvizError", "replay", "gate_activations", "plot_gradient_flow", "plot_parameter_grad_norms",
     "plot_gate_saturation", "plot_alignment", "plot_encoder_gradient",
 ]

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 import graphviz
 
+from ..autodiff.graph import cut_from
 from ..autodiff.tape import Node
 from .gates import gate_name
 from .graph import ROLE_SYMBOLS, Frame, GraphModel, Link, Unit, has_gradients, leaf_grad_norm
 from .heat import NON_FINITE_COLOUR, ZERO_COLOUR, GradientScale, format_norm
+from .recording import node_grad_norm
 from .render import GraphDrawing
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -127,7 +129,7 @@ class _Gradients:
             return None
         if self.reveal is not None and node.seq < self.reveal.first_seq:
             return None
-        return node.grad_norm
+        return node_grad_norm(node)
 
     def leaf(self, leaf) -> float | None:
         if not self.present:
@@ -350,7 +352,7 @@ class _Writer:
                 lines.append(_small(html_text(f"‖∇h‖ {format_norm(span[0])} … {format_norm(span[1])}")))
         elif unit.kind == "cut":
             lines.append("<B>✂ cut: detach()</B>")
-            lines.append(_small(html_text(f"from {unit.leaf.detached_from}")))
+            lines.append(_small(html_text(f"from {cut_from(unit.leaf)}")))
             if self.shapes:
                 lines.append(_small(html_text(_shape_text(unit.leaf.shape))))
         else:
@@ -464,9 +466,9 @@ class _Writer:
         elif self.gradients.present:
             rows.append('<TR><TD ALIGN="LEFT">every gradient on this graph is zero or not finite</TD></TR>')
         else:
-            rows.append('<TR><TD ALIGN="LEFT"><FONT COLOR="#8a1c1c"><I>No gradients yet: nothing has been '
-                        "backpropagated through this graph. Call loss.backward() and draw again to colour it by "
-                        "‖∂L/∂·‖.</I></FONT></TD></TR>")
+            rows.append('<TR><TD ALIGN="LEFT"><FONT COLOR="#8a1c1c"><I>No gradients yet: no recorded backward '
+                        "has reached this graph. Run it inside `with seqgrad.viz.record(): loss.backward()` and "
+                        "draw again to colour it by ‖∂L/∂·‖.</I></FONT></TD></TR>")
         rows.append(f'<TR><TD ALIGN="LEFT">{_small(html_text(self.key_text(), limit=None), "#404040")}</TD></TR>')
         if reveal is not None:
             # A fixed-size cell: every frame keeps the same layout whatever its caption says.

@@ -27,8 +27,9 @@ def draw(root: Tensor | Sequence[Tensor], *, level: str = "op", steps: tuple[int
       every other scope as one node), or "layer" (each sequence of each layer and direction as one node).
     - steps=(first, last): keep the first and last few steps of every sequence and draw the
       middle as one node; None draws every step. Ignored at level "layer".
-    - grads: after backward, colour and width by log ||dL/d(node)|| with a legend; before any
-      backward the legend says there are no gradients yet. grad_labels prints the norms too.
+    - grads: after a backward recorded with `seqgrad.viz.record()` (`with viz.record():
+      loss.backward()`), colour and width by log ||dL/d(node)|| with a legend; otherwise the
+      legend says there are no gradients yet. grad_labels prints the norms too.
     - shapes: print output shapes under op names.
     - max_nodes: the nodes are counted before any DOT is written; above this many, DrawingTooLarge
       (a ValueError) says how many and how to draw fewer. None draws any size.

@@ -22,7 +22,8 @@ def drawing():
     sg.manual_seed(0)
     output, _ = nn.GRU(2, 3)(sg.randn(2, 1, 2))
     loss = (output[-1] ** 2).sum()
-    loss.backward()
+    with sg.viz.record():
+        loss.backward()
     return draw(loss, level="cell")
 
 
