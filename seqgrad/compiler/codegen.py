@@ -17,6 +17,7 @@ from . import emit, kernels
 from .derive import BackwardProgram, active_vars, derive_backward
 from .optimize import ASSEMBLE, assemble_scatters, count_uses, merge_common, prune
 from .program import Const, Equation, StepProgram, Var
+from .retarget import retarget
 
 
 @dataclass
@@ -106,14 +107,51 @@ def _deferrable(var: Var, producer: dict, step_vars: set[int], leaves: list, pos
 
 
 def generate(program: StepProgram, steps: int, reverse: bool) -> Generated:
-    """Forward and BPTT source for `program` run over `steps` steps (in reverse when `reverse`)."""
-    backward = derive_backward(program)
-    projection = program.projection
-    projection_backward = None
-    if projection is not None:
-        reserved = [e.output.name for e in backward.equations] + [v.name for v in backward.cotangent_inputs]
-        projection_backward = derive_backward(projection, reserved=reserved)
+    """Forward and BPTT source for `program` (traced at the real batch and steps) run over `steps`
+    steps, in reverse when `reverse`."""
+    backward, projection_backward = _derive(program)
     return _Generator(program, backward, projection_backward, steps, reverse).run()
+
+
+def generate_from_probes(probes: dict, steps: int, batch: int, reverse: bool) -> Generated:
+    """The same, from small traces: `probes[(steps_k, batch_k)]` for two step counts and two batch
+    sizes (or the real one). Each derived program is stretched to the real sizes (retarget), so no
+    full-size array is ever made while compiling. Raises NotLinear when shapes do not scale."""
+    derived = {key: (program,) + _derive(program) for key, program in probes.items()}
+    step_counts = sorted({key[0] for key in probes})
+    batches = sorted({key[1] for key in probes})
+    for batch_k in batches:  # project_inputs over few steps -> over `steps`
+        (program, _, proj_back), other = derived[(step_counts[0], batch_k)], None
+        if program.projection is not None and step_counts[0] != steps:
+            other, _, other_back = derived[(step_counts[1], batch_k)]
+            retarget([program.projection.equations, proj_back.equations],
+                     [other.projection.equations, other_back.equations], step_counts[0], step_counts[1], steps,
+                     pairs=list(zip(program.projection.inputs, other.projection.inputs))
+                     + list(zip(proj_back.cotangent_inputs, other_back.cotangent_inputs)))
+    program, backward, proj_back = derived[(step_counts[0], batches[0])]
+    if batches[0] != batch:  # a small batch -> `batch`
+        other, other_backward, other_proj_back = derived[(step_counts[0], batches[1])]
+        first = [program.equations, backward.equations]
+        second = [other.equations, other_backward.equations]
+        pairs = list(zip(program.inputs, other.inputs)) + list(zip(backward.cotangent_inputs,
+                                                                    other_backward.cotangent_inputs))
+        if program.projection is not None:
+            first += [program.projection.equations, proj_back.equations]
+            second += [other.projection.equations, other_proj_back.equations]
+            pairs += list(zip(program.projection.inputs, other.projection.inputs))
+            pairs += list(zip(proj_back.cotangent_inputs, other_proj_back.cotangent_inputs))
+        pairs += [(a, b) for a, b in zip(program.outputs, other.outputs)]
+        retarget(first, second, batches[0], batches[1], batch, pairs=pairs)
+    return _Generator(program, backward, proj_back, steps, reverse).run()
+
+
+def _derive(program: StepProgram):
+    backward = derive_backward(program)
+    projection_backward = None
+    if program.projection is not None:
+        reserved = [e.output.name for e in backward.equations] + [v.name for v in backward.cotangent_inputs]
+        projection_backward = derive_backward(program.projection, reserved=reserved)
+    return backward, projection_backward
 
 
 class _Generator:
