@@ -15,7 +15,7 @@ import numpy as np
 
 from . import emit, kernels
 from .derive import BackwardProgram, active_vars, derive_backward
-from .optimize import ASSEMBLE, assemble_scatters, count_uses, merge_common, prune
+from .optimize import ASSEMBLE, assemble_scatters, count_uses, merge_common, prune, subtract_negations
 from .program import Const, Equation, StepProgram, Var
 from .retarget import retarget
 
@@ -224,6 +224,7 @@ class _Generator:
                 self.invariant.add(id(eq.output))
                 self.backward_invariant_eqs.append(eq)
         loop_eqs = [eq for eq in loop_eqs if id(eq.output) not in self.invariant]
+        loop_eqs = subtract_negations(loop_eqs, count_uses(loop_eqs, loop_needed_back))
         self.backward_eqs = assemble_scatters(loop_eqs, count_uses(loop_eqs, loop_needed_back))
         post = [eq for eq in equations if eq in self.post]  # keep program order
         self.post = assemble_scatters(post, count_uses(post, [g[1] for g in self.param_grads.values() if g]))

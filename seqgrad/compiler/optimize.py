@@ -116,3 +116,24 @@ def count_uses(equations: list[Equation], outputs: list[Var] = ()) -> dict[int, 
 
 
 __all__ = ["merge_common", "prune", "assemble_scatters", "count_uses", "ASSEMBLE", "Const"]
+
+
+def subtract_negations(equations: list[Equation], uses: dict[int, int]) -> list[Equation]:
+    """`add(a, neg(b))` (a rule's -g meeting a sum) becomes `sub(a, b)`: one op instead of two, the
+    same IEEE result (a + (-b) is exactly a - b)."""
+    from ..ops import sub
+    producer = {id(eq.output): eq for eq in equations}
+    dropped: set[int] = set()
+    out = []
+    for eq in equations:
+        if eq.op.name == "add" and all(isinstance(i, Var) for i in eq.inputs):
+            for position in (1, 0):
+                negated = producer.get(id(eq.inputs[position]))
+                if negated is not None and negated.op.name == "neg" and uses.get(id(negated.output)) == 1 \
+                        and isinstance(negated.inputs[0], Var) and negated.output.shape == eq.output.shape:
+                    other = eq.inputs[1 - position]
+                    eq = Equation(sub, (other, negated.inputs[0]), {}, eq.output)
+                    dropped.add(id(negated))
+                    break
+        out.append(eq)
+    return [eq for eq in out if id(eq) not in dropped]
