@@ -334,6 +334,9 @@ def _trace_once(cell: Cell, batch_size: int, dtype, input_size: int, steps: int,
             if out_var is None:
                 raise TraceError(f"{cell_name}.project_inputs returned a tensor that is not computed from its input")
             projection = _program(recorder, cell_name, [out_var], ("projected",))
+            if out_var.name.startswith("reshape_"):  # not named by the cell's code: say what it is
+                recorder.names.discard(out_var.name)
+                out_var.name = recorder.fresh("projected_inputs")
             step_width = projected.shape[2]
         else:
             step_width = input_size
