@@ -144,6 +144,7 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     # --- functions as methods ---------------------------------------------------
+    # Reductions take numpy's (axis, keepdims) or PyTorch's (dim, keepdim).
     def exp(self): return ops.exp(self)
     def log(self): return ops.log(self)
     def tanh(self): return ops.tanh(self)
@@ -151,27 +152,70 @@ class Tensor:
     def relu(self): return ops.relu(self)
     def abs(self): return ops.abs(self)
     def sqrt(self): return ops.sqrt(self)
+    def sin(self): return ops.sin(self)
+    def cos(self): return ops.cos(self)
+    def log1p(self): return ops.log1p(self)
+    def expm1(self): return ops.expm1(self)
+    def softplus(self, beta=1.0, threshold=20.0): return ops.softplus(self, beta, threshold)
 
     def clip(self, low=None, high=None): return ops.clip(self, low=low, high=high)
-    def sum(self, axis=None, keepdims=False): return ops.sum(self, axis=_axis(axis), keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return ops.mean(self, axis=_axis(axis), keepdims=keepdims)
-    def max(self, axis=None, keepdims=False): return ops.max(self, axis=_axis(axis), keepdims=keepdims)
+    def clamp(self, min=None, max=None): return ops.clip(self, low=min, high=max)
 
-    def logsumexp(self, axis=None, keepdims=False):
-        return ops.logsumexp(self, axis=_axis(axis), keepdims=keepdims)
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
+        axis, keep = ops.pick_axis("sum", dim, axis, keepdim, keepdims)
+        return ops.sum(self, axis=axis, keepdims=keep)
 
-    def softmax(self, axis=-1): return ops.softmax(self, axis=axis)
-    def log_softmax(self, axis=-1): return ops.log_softmax(self, axis=axis)
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
+        axis, keep = ops.pick_axis("mean", dim, axis, keepdim, keepdims)
+        return ops.mean(self, axis=axis, keepdims=keep)
+
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=False):
+        axis, keep = ops.pick_axis("logsumexp", dim, axis, keepdim, keepdims)
+        return ops.logsumexp(self, axis=axis, keepdims=keep)
+
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        """All elements' max; with `dim` (PyTorch) a (values, indices) pair; with `axis` (numpy) the values."""
+        return ops.composite.max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        """As `max`, for the smallest elements."""
+        return ops.composite.min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def prod(self, dim=None, keepdim=False, *, axis=None, keepdims=False):
+        return ops.prod(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=False):
+        return ops.var(self, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=False):
+        return ops.std(self, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, dim=None, *, axis=None):
+        """Running sum along `dim`; without one, over the flattened tensor (numpy)."""
+        axis, _ = ops.pick_axis("cumsum", dim, axis, False, False)
+        if axis is None:
+            return ops.cumsum(self.reshape(-1), axis=0)
+        return ops.cumsum(self, axis=axis)
+
+    def softmax(self, axis=-1, *, dim=None): return ops.softmax(self, axis=axis if dim is None else dim)
+    def log_softmax(self, axis=-1, *, dim=None): return ops.log_softmax(self, axis=axis if dim is None else dim)
 
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         return ops.reshape(self, shape=tuple(shape))
 
+    view = reshape  # PyTorch's name; every seqgrad tensor is contiguous
+
     def transpose(self, *axes):
-        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        """Axes permuted as numpy's transpose: `x.transpose(2, 0, 1)`, reversed with no axes or None."""
+        axes = axes[0] if len(axes) == 1 and (isinstance(axes[0], (tuple, list)) or axes[0] is None) else axes
         return ops.transpose(self, axes=tuple(axes) if axes else None)
 
     def permute(self, *axes): return self.transpose(*axes)
+    def unsqueeze(self, dim): return ops.unsqueeze(self, dim)
+    def squeeze(self, dim=None): return ops.squeeze(self, dim)
+    def flatten(self, start_dim=0, end_dim=-1): return ops.flatten(self, start_dim, end_dim)
+    def dim(self) -> int: return self.data.ndim
 
     def swapaxes(self, first: int, second: int):
         axes = list(range(self.ndim))
@@ -182,12 +226,8 @@ class Tensor:
     def T(self): return ops.transpose(self, axes=None)
 
     def broadcast_to(self, shape): return ops.broadcast_to(self, shape=tuple(shape))
-    def split(self, sizes, axis=0): return ops.split(self, sizes, axis=axis)
-    def chunk(self, chunks, axis=0): return ops.chunk(self, chunks, axis=axis)
-
-
-def _axis(axis):
-    return tuple(axis) if isinstance(axis, list) else axis
+    def split(self, sizes, axis=0, *, dim=None): return ops.split(self, sizes, axis=axis, dim=dim)
+    def chunk(self, chunks, axis=0, *, dim=None): return ops.chunk(self, chunks, axis=axis, dim=dim)
 
 
 def data_of(value):
@@ -203,13 +243,18 @@ def _to_array(data, dtype) -> np.ndarray:
         array = data
     elif isinstance(data, (np.generic, bool)):  # numpy scalars keep their dtype (np.float64 is a float)
         array = np.asarray(data)
+    elif hasattr(data, "detach") and hasattr(data, "cpu"):  # a torch.Tensor, without importing torch
+        array = np.asarray(data.detach().cpu().numpy())
+    elif hasattr(data, "__array__"):  # jax arrays, pandas, ...
+        array = np.asarray(data)
     elif isinstance(data, (int, float, list, tuple)):
         try:
             array = np.asarray(data, dtype=get_default_dtype() if dtype is None else dtype)
         except (TypeError, ValueError) as error:
             raise TypeError(f"Tensor data must be numbers or nested lists of numbers: {error}") from None
     else:
-        raise TypeError(f"Tensor data must be a number, list or numpy array, got {type(data).__name__}")
+        raise TypeError(f"Tensor data must be a number, list, numpy array or array-like (torch.Tensor), got "
+                        f"{type(data).__name__}")
     if array.dtype == object or array.dtype.kind not in "biuf":
         raise TypeError(f"Tensor data must be numeric, got dtype {array.dtype}")
     if dtype is not None and array.dtype != np.dtype(dtype):

@@ -30,3 +30,4 @@ with tempfile.TemporaryDirectory() as folder:
     shutil.copy(files.gif, "replay_lstm_cell.gif")
 print("wrote replay_lstm_cell.gif")
 PYTHON
+"$PYTHON" make_zoo_drawings.py

@@ -1,12 +1,15 @@
 """Modules: layers, cells, sequence layers and losses, all built from primitive ops."""
 
-from . import functional, init, utils
+from . import functional, init, utils, zoo
 from .cells import Cell, GatedCell, GRUCell, LSTMCell, RNNCell
-from .layers import Dropout, Embedding, Linear, Sequential
+from .layers import Dropout, Embedding, LayerNorm, Linear, Sequential
+from .losses import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
 from .recurrent import GRU, LSTM, RNN, Recurrent
 
 __all__ = [
-    "functional", "init", "utils", "Module", "Parameter", "Linear", "Embedding", "Dropout", "Sequential",
+    "functional", "init", "utils", "zoo", "Module", "Parameter", "Linear", "Embedding", "LayerNorm", "Dropout",
+    "Sequential",
+    "CrossEntropyLoss", "MSELoss", "NLLLoss",
     "Cell", "GatedCell", "RNNCell", "LSTMCell", "GRUCell", "Recurrent", "RNN", "LSTM", "GRU",
 ]

@@ -6,18 +6,25 @@ graph:
 
     class MyCell(Cell):
         state_names = ("hidden",)            # or ("hidden", "cell"): one Tensor each, (B, hidden_size)
+        gate_names = ("forget_gate",)        # what drawings call the gates (may be empty)
         def __init__(self, input_size, hidden_size): ...   # set self.hidden_size
         def step(self, x, state):            # x: (B, D) (or what project_inputs made), state: tuple
             ...
             return output, new_state         # output (B, hidden_size), new_state: tuple like state
 
+`Recurrent` checks the result of the first step: output and every state component must be
+(B, hidden_size) Tensors, one per name in `state_names`.
+
 Optional: `project_inputs(inputs)` maps all steps (T, B, D) at once before the loop
-(one big matmul instead of T small ones); `step` then receives its row. A `step` that
-takes a `recurrent_mask` argument applies recurrent dropout itself; otherwise the
-unroller multiplies the incoming hidden state by the mask.
+(one big matmul instead of T small ones); `step` then receives its row. A cell that
+declares `masks_recurrent = True` takes `step(x, state, recurrent_mask=None)` and applies
+recurrent dropout itself; otherwise the unroller multiplies the incoming hidden state by
+the mask. The declaration is checked against `step`'s signature when the class is made.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 
@@ -33,7 +40,27 @@ class Cell(Module):
     """Base class of recurrent cells; subclasses define `step` (and `hidden_size`)."""
 
     state_names: tuple[str, ...] = ("hidden",)
+    gate_names: tuple[str, ...] = ()
+    masks_recurrent: bool = False
     hidden_size: int
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Check the declarations when the class is made, not at the first unroll."""
+        super().__init_subclass__(**kwargs)
+        for attribute in ("state_names", "gate_names"):
+            value = getattr(cls, attribute)
+            if not isinstance(value, tuple) or not all(isinstance(item, str) for item in value):
+                raise TypeError(f"{cls.__name__}.{attribute} must be a tuple of strings, got {value!r}")
+        if not cls.state_names:
+            raise TypeError(f"{cls.__name__}.state_names must name at least one state component")
+        if cls.step is Cell.step:  # an abstract base (GatedCell): its subclasses define step
+            return
+        takes_mask = "recurrent_mask" in inspect.signature(cls.step).parameters
+        if takes_mask != bool(cls.masks_recurrent):
+            raise TypeError(
+                f"{cls.__name__}: masks_recurrent = {cls.masks_recurrent} but step() "
+                f"{'takes' if takes_mask else 'does not take'} recurrent_mask=; declare "
+                f"masks_recurrent = {takes_mask} (True: step applies recurrent dropout itself)")
 
     def initial_state(self, batch_size: int, dtype=None) -> tuple[Tensor, ...]:
         """Zeros (batch_size, hidden_size) for every state component."""
@@ -68,7 +95,8 @@ class Cell(Module):
                     raise ShapeError(f"{type(self).__name__}: {name} state must have shape {expected} for an "
                                      f"input batch of {x.shape[0]}, got {value.shape}")
         projected = self.project_inputs(x.reshape(1, *x.shape))[0]
-        _, new_state = self.step(projected, state)
+        output, new_state = self.step(projected, state)
+        new_state = check_step_result(self, output, new_state, x.shape[0])
         if unbatched:
             new_state = tuple(s.reshape(s.shape[1]) for s in new_state)
         return new_state if len(new_state) > 1 else new_state[0]
@@ -78,11 +106,35 @@ class Cell(Module):
         return first.dtype if first is not None else get_default_dtype()
 
 
+def check_step_result(cell: Cell, output, new_state, batch: int) -> tuple:
+    """The cell contract: `step` returns (output, new_state) with output and every state component
+    a (B, hidden_size) Tensor, one per name in `state_names`. Returns new_state as a tuple."""
+    name = type(cell).__name__
+    expected = (batch, cell.hidden_size)
+    names = ", ".join(cell.state_names)
+    if not isinstance(new_state, (tuple, list)):
+        raise TypeError(f"{name}.step must return (output, new_state) with new_state a tuple of "
+                        f"{len(cell.state_names)} Tensor(s) ({names}); got {type(new_state).__name__} "
+                        "as the state (write `return hidden, (hidden,)`)")
+    if len(new_state) != len(cell.state_names):
+        raise ValueError(f"{name}.step returned {len(new_state)} state component(s) but state_names declares "
+                         f"{len(cell.state_names)} ({names})")
+    for what, value in [("output", output)] + [(f"{n} state", v) for n, v in zip(cell.state_names, new_state)]:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{name}.step: {what} must be a Tensor of shape {expected}, got {type(value).__name__}")
+        if value.shape != expected:
+            raise ShapeError(f"{name}.step: {what} must have shape (batch, hidden_size) = {expected}, "
+                             f"got {value.shape}")
+    return tuple(new_state)
+
+
 class GatedCell(Cell):
     """A cell with PyTorch's four parameters: weight_ih (G·H, D), weight_hh (G·H, H),
-    bias_ih and bias_hh (G·H,), all ~ U(-1/sqrt(H), 1/sqrt(H)); G gate blocks."""
+    bias_ih and bias_hh (G·H,), all ~ U(-1/sqrt(H), 1/sqrt(H)); G gate blocks, named by
+    `gate_names` in the order of their rows."""
 
     gates = 1
+    masks_recurrent = True
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None) -> None:
         super().__init__()
@@ -146,6 +198,7 @@ class LSTMCell(GatedCell):
 
     gates = 4
     state_names = ("hidden", "cell")
+    gate_names = ("input_gate", "forget_gate", "candidate", "output_gate")
 
     def step(self, x, state, recurrent_mask=None):
         hidden, cell_state = state
@@ -171,6 +224,7 @@ class GRUCell(GatedCell):
         h_t = (1 - z) ⊙ n + z ⊙ h_{t-1}, computed as n + z ⊙ (h_{t-1} - n)"""
 
     gates = 3
+    gate_names = ("reset_gate", "update_gate", "candidate")
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, reset: str = "after",
                  dtype=None) -> None:

@@ -1,4 +1,4 @@
-"""Feed-forward layers: Linear, Embedding, Dropout, Sequential."""
+"""Feed-forward layers: Linear, Embedding, LayerNorm, Dropout, Sequential."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ class Embedding(Module):
     """Rows of a (num_embeddings, dim) table picked by integer ids; weight ~ N(0, 1).
 
     The gradient is a scatter-add of the output gradient into the used rows (no one-hot).
-    With `padding_idx`, that row starts at zero and receives no gradient.
+    With `padding_idx`, as PyTorch: that row starts at zero, is returned as stored (a loaded
+    non-zero row stays what it is), and receives no gradient.
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, dtype=None):
@@ -64,12 +65,35 @@ class Embedding(Module):
                              f"[{ids.min()}, {ids.max()}]")
         rows = self.weight[ids]
         if self.padding_idx is not None:
-            rows = rows * (ids != self.padding_idx)[..., None].astype(rows.dtype)
+            padding = (ids == self.padding_idx)[..., None]
+            if padding.any():  # the stored row as a constant: same values, no gradient
+                rows = ops.where(padding, self.weight.data[self.padding_idx], rows)
         return rows
 
     def extra_repr(self) -> str:
         pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
+
+
+class LayerNorm(Module):
+    """Normalise over the last axes, then scale and shift (Ba et al. 2016), as PyTorch's:
+    y = (x - mean) / sqrt(var + eps) · weight + bias, weight = 1 and bias = 0 at the start.
+    x: (..., *normalized_shape)."""
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+                 dtype=None) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        dtype = dtype or get_default_dtype()
+        self.weight = Parameter(np.ones(shape, dtype)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape, dtype)) if elementwise_affine and bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
 class Dropout(Module):

@@ -89,6 +89,21 @@ class Module:
                     seen.add(id(param))
                     yield (f"{module_name}.{name}" if module_name else name), param
 
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at dotted attribute path `target` ('forget.weight_l0'), as PyTorch's."""
+        *path, leaf = target.split(".")
+        module = self
+        for depth, part in enumerate(path):
+            child = module._modules.get(part)
+            if child is None:
+                where = ".".join(path[:depth]) or type(self).__name__
+                raise AttributeError(f"get_parameter({target!r}): {where} has no submodule {part!r}")
+            module = child
+        if leaf not in module._parameters:
+            raise AttributeError(f"get_parameter({target!r}): {type(module).__name__} has no parameter {leaf!r} "
+                                 f"(it has: {', '.join(module._parameters) or 'none'})")
+        return module._parameters[leaf]
+
     def parameters(self) -> Iterator[Parameter]:
         return (param for _, param in self.named_parameters())
 

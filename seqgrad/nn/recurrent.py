@@ -9,8 +9,8 @@ the graph drawer groups the unrolled graph by layer, direction and time step.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -18,9 +18,9 @@ from .. import ops
 from ..autodiff.tape import gc_paused, scope
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .cells import Cell, GRUCell, LSTMCell, RNNCell
+from .cells import Cell, GRUCell, LSTMCell, RNNCell, check_step_result
 from .functional import dropout, dropout_mask
-from .module import Module
+from .module import Module, Parameter
 
 DIRECTIONS = ("forward", "backward")
 # Steps whose input projection is one matmul: every step of sequences up to this length.
@@ -37,7 +37,9 @@ class Recurrent(Module):
     - lengths: one int per batch entry (PyTorch's packed-sequence results).
     - output: (T, B, num_directions·H), zero past each sequence's length;
       final state: like hx, taken at each sequence's own last step.
-    Parameters are named `<cell parameter>_l{k}` and `..._l{k}_reverse`, as PyTorch does.
+    Parameters are named `<cell parameter>_l{k}` and `..._l{k}_reverse`, as PyTorch does; a cell's
+    submodule parameter `forget.weight` becomes `forget.weight_l0`, reachable as `layer.forget.weight_l0`.
+    The first step of each direction is checked against the cell contract (see `Cell`).
     """
 
     def __init__(self, make_cell: Callable[[int], Cell], input_size: int, num_layers: int = 1,
@@ -62,8 +64,7 @@ class Recurrent(Module):
                     raise TypeError(f"make_cell must return a seqgrad.nn.Cell, got {type(cell).__name__}")
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
                 for param_name, param in cell.named_parameters():
-                    setattr(self, param_name + suffix, param)
-                    param.name = param_name + suffix
+                    self._register_copy(param_name + suffix, param)
                 cells.append(cell)
             layer_input = cells[-1].hidden_size * self.num_directions
         self.hidden_size = cells[0].hidden_size
@@ -71,8 +72,25 @@ class Recurrent(Module):
         # Cells share the parameters registered above; keep them out of the module tree so
         # every parameter has exactly one (PyTorch) name.
         object.__setattr__(self, "cells", cells)
-        object.__setattr__(self, "_masks_itself", [
-            "recurrent_mask" in inspect.signature(cell.step).parameters for cell in cells])
+
+    def _register_copy(self, path: str, param: Parameter) -> None:
+        """Register a cell's parameter under `path` as a real attribute path: `weight_ih_l0` on the
+        layer itself, and a submodule's `forget.weight_l0` on a holder module `forget`, so that
+        `layer.forget.weight_l0`, `get_parameter` and state dicts all agree."""
+        *modules, leaf = path.split(".")
+        owner: Module = self
+        for depth, part in enumerate(modules):
+            child = owner._modules.get(part)
+            if child is None:
+                if hasattr(owner, part):
+                    where = ".".join(modules[:depth + 1])
+                    raise ValueError(f"{self.name}: a cell parameter path {path!r} clashes with the layer's "
+                                     f"attribute {where!r}; rename the cell's submodule")
+                child = CellParameters()
+                setattr(owner, part, child)
+            owner = child
+        setattr(owner, leaf, param)
+        param.name = path
 
     def train(self, mode: bool = True) -> Recurrent:
         """Also switch the cells, which are kept out of the module tree (see __init__)."""
@@ -149,36 +167,22 @@ class Recurrent(Module):
         return output, (final_state if len(final_state) > 1 else final_state[0])
 
     def _run_direction(self, index: int, inputs: Tensor, state: tuple, valid, reverse: bool):
-        """Unroll one cell over time. With lengths, `valid[t]` (B, 1) freezes the state after a
-        sequence's end (forward) or holds it at the initial state until its last step (backward),
-        and zeroes outputs past the end."""
+        """Unroll one cell over time: (T, B, D) -> outputs (T, B, H) and the final state tuple.
+
+        With lengths, `valid[t]` (B, 1) freezes the state after a sequence's end (forward) or
+        holds it at the initial state until its last step (backward), and zeroes outputs past
+        the end."""
         cell = self.cells[index]
-        steps = inputs.shape[0]
-        mask = None
-        if self.recurrent_dropout and self.training:
-            mask = dropout_mask((inputs.shape[1], cell.hidden_size), self.recurrent_dropout, inputs.dtype)
-        masks_itself = self._masks_itself[index]
+        step = self._step_function(cell, inputs.shape[1], inputs.dtype)
         cell_name = type(cell).__name__
-        outputs = [None] * steps
-        order = range(steps - 1, -1, -1) if reverse else range(steps)
-        block, projected = None, None
-        for t in order:
-            if t // PROJECTION_STEPS != block:
-                # The input projection of PROJECTION_STEPS steps at a time (all of them for any
-                # sequence up to that length) in one matmul; made when the loop reaches the block,
-                # so a long sequence never holds a (T, B, 4H) projection beside its activations.
-                block = t // PROJECTION_STEPS
-                start = block * PROJECTION_STEPS
-                window = inputs if steps <= PROJECTION_STEPS else inputs[start:start + PROJECTION_STEPS]
-                projected = cell.project_inputs(window)
+        outputs = [None] * inputs.shape[0]
+        checked = False
+        for t, x_t in projected_steps(cell, inputs, reverse):
             with scope(cell_name, step=t):
-                x_t = projected[t - start]
-                if mask is None:
-                    output, new_state = cell.step(x_t, state)
-                elif masks_itself:
-                    output, new_state = cell.step(x_t, state, recurrent_mask=mask)
-                else:
-                    output, new_state = cell.step(x_t, (state[0] * mask,) + tuple(state[1:]))
+                output, new_state = step(x_t, state)
+                if not checked:  # the contract, once per direction: shapes do not change later
+                    new_state = check_step_result(cell, output, new_state, inputs.shape[1])
+                    checked = True
                 if valid is not None and not valid[t].all():
                     keep = valid[t]
                     new_state = tuple(ops.where(keep, new, old) for new, old in zip(new_state, state))
@@ -189,6 +193,16 @@ class Recurrent(Module):
                 state = tuple(new_state)
             outputs[t] = output
         return ops.stack(outputs, axis=0), state
+
+    def _step_function(self, cell: Cell, batch: int, dtype) -> Callable:
+        """`cell.step`, with recurrent dropout while training: one mask for the whole sequence,
+        applied by the cell itself (`masks_recurrent`) or here to the incoming hidden state."""
+        if not (self.recurrent_dropout and self.training):
+            return cell.step
+        mask = dropout_mask((batch, cell.hidden_size), self.recurrent_dropout, dtype)
+        if cell.masks_recurrent:
+            return functools.partial(cell.step, recurrent_mask=mask)
+        return lambda x, state: cell.step(x, (state[0] * mask,) + tuple(state[1:]))
 
     def _check_dtype(self, what: str, value: Tensor) -> None:
         """Mixed precision would silently run the whole layer in the wider dtype: refuse it."""
@@ -237,6 +251,29 @@ class Recurrent(Module):
         if (lengths == steps).all():
             return None
         return (np.arange(steps)[:, None] < lengths[None, :])[:, :, None]
+
+
+class CellParameters(Module):
+    """Holds the per-layer copies of one cell submodule's parameters (`layer.forget.weight_l0` is
+    `layer.cell(0).forget.weight`): the name of every parameter is a path to it."""
+
+
+def projected_steps(cell: Cell, inputs: Tensor, reverse: bool) -> Iterator[tuple[int, Tensor]]:
+    """(t, x_t) in the order the cell runs, x_t being step t of `cell.project_inputs(inputs)`.
+
+    The projection is made PROJECTION_STEPS steps at a time (all steps of any sequence up to
+    that length) with one matmul each, when the loop reaches the block: a long sequence never
+    holds a (T, B, 4H) projection beside its activations."""
+    steps = inputs.shape[0]
+    order = range(steps - 1, -1, -1) if reverse else range(steps)
+    block = start = projected = None
+    for t in order:
+        if t // PROJECTION_STEPS != block:
+            block = t // PROJECTION_STEPS
+            start = block * PROJECTION_STEPS
+            projected = cell.project_inputs(
+                inputs if steps <= PROJECTION_STEPS else inputs[start:start + PROJECTION_STEPS])
+        yield t, projected[t - start]
 
 
 class RNN(Recurrent):

@@ -44,3 +44,25 @@ def kept_shape(shape: tuple, axis) -> tuple:
     axes = (axis,) if isinstance(axis, int) else axis
     axes = {a % len(shape) for a in axes}
     return tuple(1 if i in axes else size for i, size in enumerate(shape))
+
+
+def sin(value):
+    return value.sin() if isinstance(value, Tensor) else np.sin(value)
+
+
+def cos(value):
+    return value.cos() if isinstance(value, Tensor) else np.cos(value)
+
+
+def cumsum(value, axis: int):
+    if isinstance(value, Tensor):
+        from .reduce import cumsum as recorded
+        return recorded(value, axis=axis)
+    return np.cumsum(value, axis=axis)
+
+
+def einsum(equation: str, *operands):
+    if any(isinstance(operand, Tensor) for operand in operands):
+        from .linalg import einsum_equation
+        return einsum_equation(*operands, equation=equation)
+    return np.einsum(equation, *operands, optimize=len(operands) > 2)

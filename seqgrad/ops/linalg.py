@@ -1,9 +1,12 @@
-"""Matrix product: 1-D, 2-D and batched with broadcasting, as numpy's `@`."""
+"""Matrix products: `@` (1-D, 2-D and batched with broadcasting, as numpy's), `linear`, `einsum`."""
+
+import string
 
 import numpy as np
 
 from ..errors import ShapeError
-from .primitive import ProductGrad, primitive
+from . import dual
+from .primitive import ProductGrad, data, primitive
 
 
 def _matmul_forward(a, b):
@@ -74,3 +77,91 @@ def _linear_vjp(ctx, g):
 linear = primitive("linear", _linear_forward, _linear_vjp, saves="x0,x1",  # the bias is not needed
                    doc="x Wᵀ (+ b): the affine map of Linear layers and of every gate matmul, "
                        "one op instead of transpose, matmul and add.")
+
+
+def _einsum_forward(*arrays, equation: str):
+    return np.einsum(equation, *arrays, optimize=len(arrays) > 1)
+
+
+def _einsum_vjp(ctx, g):
+    inputs, output = ctx.params["equation"].split("->")
+    terms = inputs.split(",")
+    grads = []
+    for k, target in enumerate(terms):
+        if not ctx.needs[k]:
+            grads.append(None)
+            continue
+        # d/d(operand k) of Σ g ⊙ einsum(...): the same contraction with g in place of operand k.
+        others = [(output, g)] + [(terms[j], ctx.xs[j]) for j in range(len(terms)) if j != k]
+        available = set("".join(term for term, _ in others))
+        kept = "".join(letter for letter in target if letter in available)
+        grad = dual.einsum(",".join(term for term, _ in others) + "->" + kept, *[value for _, value in others])
+        # Letters summed within operand k alone, or of size 1 elsewhere: the gradient is constant along them.
+        sizes = dict(zip(kept, grad.shape))
+        in_shape = ctx.in_shapes[k]
+        if kept != target:
+            grad = grad.reshape(tuple(sizes.get(letter, 1) for letter in target))
+        full = tuple(in_shape[i] if sizes.get(letter, 1) == 1 else sizes[letter] for i, letter in enumerate(target))
+        if grad.shape != full:
+            grad = dual.expand(grad, full)
+        grads.append(grad)
+    return tuple(grads)
+
+
+einsum_equation = primitive(
+    "einsum", _einsum_forward, _einsum_vjp, saves="x,shape",
+    doc="Einstein summation over an explicit equation ('ij,jk->ik'); the vjp for each operand is "
+        "the same contraction with g in its place.")
+
+
+def einsum(subscripts: str, *operands):
+    """Einstein summation as `numpy.einsum` / `torch.einsum`: `einsum("bij,bjk->bik", a, b)`
+    (operands may also come as one list, as PyTorch allows). `...` and implicit outputs work;
+    a letter repeated within one operand (a diagonal or trace) is refused."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    shapes = [np.shape(data(operand)) for operand in operands]
+    return einsum_equation(*operands, equation=_explicit_equation(subscripts, shapes))
+
+
+def _explicit_equation(subscripts: str, shapes: list) -> str:
+    """'...ij,jk' -> 'Aij,jk->Aik': ellipses become spare letters and the output is written out."""
+    text = subscripts.replace(" ", "")
+    inputs, arrow, output = text.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(shapes):
+        raise ShapeError(f"einsum: {subscripts!r} names {len(terms)} operand(s), got {len(shapes)}")
+    spare = [letter for letter in string.ascii_uppercase + string.ascii_lowercase if letter not in text]
+    ellipsis_axes = 0
+    for position, (term, shape) in enumerate(zip(terms, shapes)):
+        letters = term.replace("...", "", 1)
+        if not all(letter in string.ascii_letters for letter in letters):
+            raise ValueError(f"einsum: operand {position}'s subscripts {term!r} must be letters and at most one '...'")
+        repeated = sorted({letter for letter in letters if letters.count(letter) > 1})
+        if repeated:
+            raise ValueError(f"einsum: index {repeated[0]!r} repeats within operand {position} ({term!r}); diagonals "
+                             "and traces are not supported (take them with indexing, e.g. x[i, i])")
+        if "..." in term:
+            if len(shape) < len(letters):
+                raise ShapeError(f"einsum: operand {position} has shape {shape} but {term!r} names {len(letters)} axes")
+            ellipsis_axes = max(ellipsis_axes, len(shape) - len(letters))
+        elif len(letters) != len(shape):
+            raise ShapeError(f"einsum: operand {position} has shape {shape} but {term!r} names {len(letters)} axes")
+    pool = "".join(spare[:ellipsis_axes])
+
+    def expand(term: str, ndim: int) -> str:
+        if "..." not in term:
+            return term
+        count = ndim - (len(term) - 3)
+        return term.replace("...", pool[ellipsis_axes - count:])
+
+    explicit = [expand(term, len(shape)) for term, shape in zip(terms, shapes)]
+    if arrow:
+        output = output.replace("...", pool)
+        unknown = sorted(set(output) - set("".join(explicit)))
+        if unknown or any(output.count(letter) > 1 for letter in output):
+            raise ValueError(f"einsum: output {output!r} must name each input index at most once")
+    else:  # implicit: the indices that occur once, in alphabetical order, after the ellipsis axes
+        named = "".join(term.replace("...", "") for term in terms)
+        output = pool + "".join(sorted(letter for letter in set(named) if named.count(letter) == 1))
+    return ",".join(explicit) + "->" + output

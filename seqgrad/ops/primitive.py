@@ -56,6 +56,13 @@ class Primitive:
         """Check the call and move extra positionals into their params: `sum(x, 1, True)`."""
         if self.arity and len(inputs) > self.arity and not self.param_names:
             raise TypeError(f"{self.name}() takes {self.arity} tensor(s), got {len(inputs)}")
+        for torch_name, numpy_name in (("dim", "axis"), ("keepdim", "keepdims")):  # PyTorch's spellings
+            if torch_name in params and numpy_name in self.param_names:
+                if numpy_name in params:
+                    raise TypeError(f"{self.name}(): pass {torch_name} (PyTorch) or {numpy_name} (numpy), not both")
+                params[numpy_name] = params.pop(torch_name)
+        if isinstance(params.get("axis"), list):
+            params["axis"] = tuple(params["axis"])
         for key, value in params.items():
             if isinstance(value, Tensor):
                 raise TypeError(f"{self.name}(): pass tensor inputs by position, not by keyword ({key})")

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..errors import ShapeError
 from . import dual
 from .primitive import data, primitive
 
@@ -96,4 +97,28 @@ softmax = primitive(
     "softmax", _softmax_forward, saves="out",
     vjp=lambda ctx, g: (ctx.out * (g - (g * ctx.out).sum(axis=ctx.params.get("axis", -1), keepdims=True)),),
     doc="exp(x) / Σ exp(x) along `axis` (stable); vjp y ⊙ (g - Σ g⊙y).",
+)
+
+
+def _cumsum_forward(x, *, axis: int):
+    if np.ndim(x) == 0:  # as PyTorch: the running sum of one number is that number
+        if axis not in (0, -1):
+            raise ShapeError(f"cumsum: axis {axis} is out of range for a 0-d tensor")
+        return np.array(x)
+    if not -np.ndim(x) <= axis < np.ndim(x):
+        raise ShapeError(f"cumsum: axis {axis} is out of range for shape {np.shape(x)}")
+    return np.cumsum(x, axis=axis)
+
+
+def _cumsum_vjp(ctx, g):
+    if g.ndim == 0:
+        return (g,)
+    # y_i = Σ_{j≤i} x_j, so dL/dx_j = Σ_{i≥j} g_i: the running sum of g taken from the far end.
+    reverse = (slice(None),) * (ctx.params["axis"] % g.ndim) + (slice(None, None, -1),)
+    return (dual.cumsum(g[reverse], ctx.params["axis"])[reverse],)
+
+
+cumsum = primitive(
+    "cumsum", _cumsum_forward, _cumsum_vjp,
+    doc="running sum along `axis`: y_i = Σ_{j≤i} x_j; the vjp is the running sum of g from the end.",
 )

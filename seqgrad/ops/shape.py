@@ -146,9 +146,9 @@ _concat = primitive("concat", _concat_forward, _concat_vjp, saves="shape",
                     doc="tensors joined along an existing axis; the gradient is split back.")
 
 
-def concat(tensors, axis: int = 0):
-    """Join a sequence of tensors along an existing `axis`."""
-    return _concat(*tensors, axis=axis)
+def concat(tensors, axis: int = 0, *, dim: int | None = None):
+    """Join a sequence of tensors along an existing `axis` (or `dim`, PyTorch's name)."""
+    return _concat(*tensors, axis=axis if dim is None else dim)
 
 
 def _stack_forward(*arrays, axis=0):
@@ -169,14 +169,15 @@ _stack = primitive("stack", _stack_forward, _stack_vjp,
                    doc="tensors of one shape joined along a new `axis`; the gradient is unstacked.")
 
 
-def stack(tensors, axis: int = 0):
-    """Join equal-shaped tensors along a new `axis` (time steps into a sequence)."""
-    return _stack(*tensors, axis=axis)
+def stack(tensors, axis: int = 0, *, dim: int | None = None):
+    """Join equal-shaped tensors along a new `axis` or `dim` (time steps into a sequence)."""
+    return _stack(*tensors, axis=axis if dim is None else dim)
 
 
-def split(x, sizes, axis: int = 0) -> tuple:
+def split(x, sizes, axis: int = 0, *, dim: int | None = None) -> tuple:
     """Cut `x` along `axis` into pieces of the given sizes (or of size `sizes` each, as
     PyTorch's split). Each piece is a slice view; their gradients are added in place."""
+    axis = axis if dim is None else dim
     length = _axis_length(x, axis, "split")
     if isinstance(sizes, (int, np.integer)):
         if sizes <= 0:
@@ -193,8 +194,9 @@ def split(x, sizes, axis: int = 0) -> tuple:
     return tuple(pieces)
 
 
-def chunk(x, chunks: int, axis: int = 0) -> tuple:
+def chunk(x, chunks: int, axis: int = 0, *, dim: int | None = None) -> tuple:
     """Cut `x` into `chunks` pieces of equal size along `axis` (the last may be smaller)."""
+    axis = axis if dim is None else dim
     length = _axis_length(x, axis, "chunk")
     if chunks <= 0:
         raise ValueError(f"chunk: the number of chunks must be positive, got {chunks}{describe_scope(RECORDING.scope)}")

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from . import dual
 from .primitive import data, primitive
 
 exp = primitive("exp", np.exp, saves="out",
@@ -66,3 +67,19 @@ abs = primitive("abs", np.abs, saves="x",
 sqrt = primitive("sqrt", np.sqrt, saves="out",
                  vjp=lambda ctx, g: (g * 0.5 / ctx.out,),
                  doc="√x; d/dx = 1 / (2√x).")
+
+sin = primitive("sin", np.sin, saves="x",
+                vjp=lambda ctx, g: (g * dual.cos(ctx.xs[0]),),
+                doc="sin x; d/dx = cos x.")
+
+cos = primitive("cos", np.cos, saves="x",
+                vjp=lambda ctx, g: (-g * dual.sin(ctx.xs[0]),),
+                doc="cos x; d/dx = -sin x.")
+
+log1p = primitive("log1p", np.log1p, saves="x",
+                  vjp=lambda ctx, g: (g / (1.0 + ctx.xs[0]),),
+                  doc="ln(1 + x), exact for tiny x; d/dx = 1/(1 + x).")
+
+expm1 = primitive("expm1", np.expm1, saves="out",
+                  vjp=lambda ctx, g: (g * (ctx.out + 1.0),),
+                  doc="e^x - 1, exact for tiny x; d/dx = e^x (the output + 1).")

@@ -14,6 +14,7 @@ class Optimizer:
     """Holds parameter groups (dicts with "params" and hyperparameters) and per-parameter state."""
 
     state_keys: tuple[str, ...] = ()      # what a parameter's state holds once it has any
+    optional_state: tuple[str, ...] = ()  # what it may also hold, depending on options (momentum)
     scalar_state: tuple[str, ...] = ()    # which of those are numbers rather than arrays
 
     def __init__(self, params: Iterable, defaults: dict) -> None:
@@ -115,8 +116,8 @@ class Optimizer:
                 param = params[int(head[5:])]
                 array = np.asarray(value)
                 expected = () if name in self.scalar_state else param.shape
-                if name not in self.state_keys:
-                    kept = ", ".join(self.state_keys) or "none"
+                if name not in self.state_keys + self.optional_state:
+                    kept = ", ".join(self.state_keys + self.optional_state) or "none"
                     problems.append(f"unexpected state {key} (a {type(self).__name__} keeps {kept})")
                 elif array.shape != expected:
                     problems.append(f"{key}: expected shape {expected}, got {array.shape}")

@@ -17,11 +17,6 @@ from ..autodiff.tape import Node
 from ..tensor import Tensor
 from .graph import walk
 
-# Gate names by cell (the name of its step scope) and column block, in PyTorch's gate order.
-GATE_NAMES = {
-    "LSTMCell": {0: "input", 1: "forget", 2: "candidate", 3: "output"},
-    "GRUCell": {0: "reset", 1: "update", 2: "candidate"},
-}
 ACTIVATIONS = ("sigmoid", "tanh")
 
 
@@ -36,6 +31,20 @@ def _column_block(index, width: int) -> tuple[int, int] | None:
     return None
 
 
+def gate_names_of(cell_name: str | None) -> dict[int, str]:
+    """{column block: gate name} for the cell class named `cell_name` (the name of its step scope),
+    from its declared `gate_names` with '_gate' dropped: {0: 'input', 1: 'forget', ...} for LSTMCell."""
+    from ..nn.cells import Cell
+
+    pending = [Cell]
+    while pending:
+        cell_type = pending.pop()
+        if cell_type.__name__ == cell_name:
+            return {block: name.removesuffix("_gate") for block, name in enumerate(cell_type.gate_names)}
+        pending.extend(cell_type.__subclasses__())
+    return {}
+
+
 def _cell_name(node: Node) -> str | None:
     scope = node.scope
     while scope is not None and "step" not in scope.labels:
@@ -48,9 +57,9 @@ def gate_name(node: Node, hidden_size: int | None) -> str | None:
     drawing prints it next to the slice."""
     if node.name != "getitem" or hidden_size is None or type(node.edges[0]) is not Node:
         return None
-    names = GATE_NAMES.get(_cell_name(node))
+    names = gate_names_of(_cell_name(node))
     source = node.edges[0]
-    if names is None or len(source.shape) != 2:
+    if not names or len(source.shape) != 2:
         return None
     block = _column_block(node.params.get("index"), source.shape[1])
     if block is None or block[1] - block[0] != hidden_size:
@@ -94,7 +103,7 @@ def gate_activations(roots: Tensor | Sequence[Tensor]) -> dict[str, np.ndarray]:
         for (start, stop), columns in pieces:
             values = node.out if columns is None else node.out[:, start:stop]
             number = start // (stop - start)
-            name = GATE_NAMES.get(cell, {}).get(number)
+            name = gate_names_of(cell).get(number)
             if name is None or (name == "candidate") != (node.name == "tanh"):
                 name = f"{node.name}[:, {start}:{stop}]"
             found.setdefault((start, name), []).append(np.asarray(values).reshape(-1))

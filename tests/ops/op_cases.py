@@ -116,8 +116,14 @@ def _unary_cases() -> list[Case]:
             case("abs", label, ops.abs, away_from_zero(shape)),
             case("sqrt", label, ops.sqrt, positive(shape)),
             case("neg", label, ops.neg, normal(shape)),
+            case("sin", label, ops.sin, normal(shape, scale=2.0)),
+            case("cos", label, ops.cos, normal(shape, scale=2.0)),
+            case("log1p", label, ops.log1p, positive(shape)),
+            case("expm1", label, ops.expm1, normal(shape)),
         ]
     cases += [
+        case("log1p", "near-zero", ops.log1p, given([-0.5, -1e-3, 1e-6, 0.3])),
+        case("expm1", "near-zero", ops.expm1, given([-1e-6, 1e-4, 0.5])),
         case("sigmoid", "saturated", ops.sigmoid, given([-40.0, -12.0, 0.0, 12.0, 40.0])),
         case("tanh", "saturated", ops.tanh, given([-20.0, -3.0, 3.0, 20.0])),
     ]
@@ -295,9 +301,27 @@ def _join_cases() -> list[Case]:
     return cases
 
 
+def _scan_and_einsum_cases() -> list[Case]:
+    cases = [case("cumsum", f"{shape}-axis={axis}", functools.partial(ops.cumsum, axis=axis), normal(shape))
+             for shape, axis in [((5,), 0), ((3, 4), 1), ((3, 4), -2), ((2, 1, 3), 1), ((), 0), ((1,), -1)]]
+    cases.append(case("cumsum", "method-flattened", lambda x: x.cumsum(), normal((2, 3))))
+    for equation, shapes in [
+        ("ij,jk->ik", [(3, 4), (4, 5)]), ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("ij->", [(3, 4)]),
+        ("ij->j", [(3, 4)]), ("i,j->ij", [(3,), (4,)]), ("i,i", [(5,), (5,)]),
+        ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
+        ("...ij,kj->...ik", [(2, 1, 3, 4), (5, 4)]), ("bhd,bkd->bhk", [(2, 3, 4), (2, 5, 4)]),
+        ("ij,j->i", [(3, 4), (1,)]), ("ijk->kji", [(2, 3, 4)]), ("ij,kl->", [(2, 3), (1, 2)]),
+    ]:
+        fn = lambda *xs, e=equation: ops.einsum(e, *xs)  # noqa: E731
+        cases.append(case("einsum", f"{equation}-{shapes}", fn, *[normal(shape) for shape in shapes]))
+    cases.append(case("einsum", "constant-operand", lambda x: ops.einsum("ij,jk->ik", x, np.ones((4, 2))),
+                      normal((3, 4))))
+    return cases
+
+
 CASES: list[Case] = (
     _binary_cases() + _unary_cases() + _select_cases() + _reduce_cases() + _shape_cases() + _matmul_cases()
-    + _index_cases() + _join_cases()
+    + _index_cases() + _join_cases() + _scan_and_einsum_cases()
 )
 
 

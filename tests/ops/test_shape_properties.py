@@ -187,3 +187,49 @@ def test_broadcast_to_gradient_matches_the_counting_reference(shape, target):
     x.broadcast_to(target).backward(upstream)
     assert x.grad.shape == shape
     np.testing.assert_allclose(x.grad, summed_back(upstream, shape))
+
+
+# --- shape properties over random shapes and axes, against numpy ----------------------------------
+@st.composite
+def array_and_axes(draw):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4))
+    axes = draw(st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=len(shape), unique=True))
+    signs = draw(st.lists(st.booleans(), min_size=len(axes), max_size=len(axes)))
+    axes = tuple(a - len(shape) if negative else a for a, negative in zip(axes, signs))
+    return shape, axes, draw(st.booleans()), draw(st.integers(0, 2**16))
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=array_and_axes())
+def test_reductions_match_numpy_on_random_shapes_and_axes(case):
+    shape, axes, keep, seed = case
+    values = np.random.default_rng(seed).uniform(0.5, 1.5, shape) * np.random.default_rng(seed + 1).choice(
+        [-1.0, 1.0], shape)
+    x = seqgrad.Tensor(values, requires_grad=True)
+    product = x.prod(dim=axes, keepdim=keep)
+    np.testing.assert_allclose(product.data, np.prod(values, axis=axes, keepdims=keep), rtol=1e-12)
+    variance = x.var(dim=axes, keepdim=keep, correction=0)
+    np.testing.assert_allclose(variance.data, np.var(values, axis=axes, keepdims=keep), rtol=1e-10, atol=1e-14)
+    smallest = x.min(axis=axes, keepdims=keep)
+    np.testing.assert_array_equal(smallest.data, np.min(values, axis=axes, keepdims=keep))
+    product.sum().backward()
+    expected = np.prod(values, axis=axes, keepdims=True) / values  # no zeros here: prod/x is the rule
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=3), data=st.data())
+def test_unsqueeze_squeeze_flatten_round_trip(shape, data):
+    x = seqgrad.Tensor(np.arange(float(np.prod(shape))).reshape(shape), requires_grad=True)
+    dim = data.draw(st.integers(-len(shape) - 1, len(shape)))
+    grown = x.unsqueeze(dim)
+    assert grown.shape == np.expand_dims(x.data, dim).shape
+    assert grown.squeeze(dim).shape == shape
+    assert x.squeeze().shape == np.squeeze(x.data).shape
+    if shape:
+        start = data.draw(st.integers(0, len(shape) - 1))
+        end = data.draw(st.integers(start, len(shape) - 1))
+        flat = x.flatten(start, end)
+        assert flat.shape == shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:]
+        (flat * 2.0).sum().backward()
+        np.testing.assert_array_equal(x.grad, np.full(shape, 2.0))

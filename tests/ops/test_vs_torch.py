@@ -57,6 +57,19 @@ def comparisons() -> list:
         table.append(("div", f"{a}-{b}", ops.div, torch.div, [normal(*a), nonzero(*b)]))
     for name in ("exp", "tanh", "sigmoid", "neg"):
         table.append((name, "(3, 4)", getattr(ops, name), getattr(torch, name), [normal(3, 4)]))
+    for name in ("sin", "cos", "expm1"):
+        table.append((name, "(3, 4)", getattr(ops, name), getattr(torch, name), [normal(3, 4)]))
+    table.append(("log1p", "(3, 4)", ops.log1p, torch.log1p, [positive(3, 4)]))
+    table.append(("log1p", "tiny", ops.log1p, torch.log1p, [("given", [1e-12, -1e-9, 3e-7])]))
+    table.append(("expm1", "tiny", ops.expm1, torch.expm1, [("given", [1e-12, -1e-9, 3e-7])]))
+    for axis in (0, -1):
+        table.append(("cumsum", f"dim={axis}", lambda x, a=axis: ops.cumsum(x, dim=a),
+                      lambda x, a=axis: torch.cumsum(x, dim=a), [normal(3, 4)]))
+    for equation, shapes in [("ij,jk->ik", [(3, 4), (4, 5)]), ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+                             ("i,j->ij", [(3,), (4,)]), ("...ij,kj->...ik", [(2, 3, 4), (5, 4)]), ("ij->j", [(3, 4)]),
+                             ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)])]:
+        table.append(("einsum", equation, lambda *xs, e=equation: ops.einsum(e, *xs),
+                      lambda *xs, e=equation: torch.einsum(e, *xs), [normal(*shape) for shape in shapes]))
     for name in ("log", "sqrt"):
         table.append((name, "(3, 4)", getattr(ops, name), getattr(torch, name), [positive(3, 4)]))
     for name in ("relu", "abs"):

@@ -35,6 +35,15 @@ CASES = {
     "adam-wd": (lambda p: optim.Adam(p, lr=0.01, betas=(0.8, 0.99), weight_decay=0.1), "Adam",
                 dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1)),
     "adamw": (lambda p: optim.AdamW(p, lr=0.01, weight_decay=0.1), "AdamW", dict(lr=0.01, weight_decay=0.1)),
+    "adagrad": (lambda p: optim.Adagrad(p, lr=0.1), "Adagrad", dict(lr=0.1)),
+    "adagrad-options": (lambda p: optim.Adagrad(p, lr=0.2, lr_decay=0.05, weight_decay=0.1,
+                                                initial_accumulator_value=0.3, eps=1e-6), "Adagrad",
+                        dict(lr=0.2, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.3, eps=1e-6)),
+    "rmsprop": (lambda p: optim.RMSprop(p, lr=0.01), "RMSprop", dict(lr=0.01)),
+    "rmsprop-momentum-wd": (lambda p: optim.RMSprop(p, lr=0.01, alpha=0.9, momentum=0.8, weight_decay=0.05),
+                            "RMSprop", dict(lr=0.01, alpha=0.9, momentum=0.8, weight_decay=0.05)),
+    "rmsprop-centered": (lambda p: optim.RMSprop(p, lr=0.005, centered=True, momentum=0.5, eps=1e-6), "RMSprop",
+                         dict(lr=0.005, centered=True, momentum=0.5, eps=1e-6)),
 }
 
 
@@ -60,15 +69,25 @@ def test_sgd_momentum_by_hand():
     np.testing.assert_allclose(path[1], theta1 - 0.1 * buffer)
 
 
-def test_state_dict_round_trip_continues_identically():
-    full, start = _trajectory(lambda p: optim.Adam(p, lr=0.01), steps=10)
+ROUND_TRIPS = {
+    "adam": lambda p, lr=0.01: optim.Adam(p, lr=lr),
+    "adagrad": lambda p, lr=0.01: optim.Adagrad(p, lr=lr, lr_decay=0.01, initial_accumulator_value=0.1),
+    "rmsprop": lambda p, lr=0.01: optim.RMSprop(p, lr=lr, momentum=0.9),
+    "rmsprop-centered": lambda p, lr=0.01: optim.RMSprop(p, lr=lr, centered=True),
+}
+
+
+@pytest.mark.parametrize("name", ROUND_TRIPS)
+def test_state_dict_round_trip_continues_identically(name):
+    make = ROUND_TRIPS[name]
+    full, start = _trajectory(make, steps=10)
     param = sg.nn.Parameter(start.copy())
-    first = optim.Adam([param], lr=0.01)
+    first = make([param])
     for step in range(5):
         param.grad = _quadratic_grad(param.data, step)
         first.step()
     saved = first.state_dict()
-    second = optim.Adam([param], lr=0.5)
+    second = make([param], lr=0.5)
     second.load_state_dict(saved)
     assert second.param_groups[0]["lr"] == 0.01
     for step in range(5, 10):
@@ -77,6 +96,17 @@ def test_state_dict_round_trip_continues_identically():
     np.testing.assert_allclose(param.data, full[-1], rtol=1e-12)
     with pytest.raises(sg.StateDictError, match="unexpected key"):
         second.load_state_dict({"nonsense": np.zeros(1)})
+    broken = {key: value for key, value in saved.items() if not key.endswith("/step")}
+    with pytest.raises(sg.StateDictError, match="state0: missing step"):
+        second.load_state_dict(broken)
+
+
+def test_new_optimizers_refuse_negative_options():
+    param = sg.nn.Parameter(np.ones(2))
+    with pytest.raises(ValueError, match="Adagrad: lr_decay must be >= 0, got -1"):
+        optim.Adagrad([param], lr_decay=-1)
+    with pytest.raises(ValueError, match="RMSprop: alpha must be >= 0, got -0.5"):
+        optim.RMSprop([param], alpha=-0.5)
 
 
 def test_zero_grad_and_argument_checks():
@@ -207,7 +237,9 @@ def test_clipping_huge_float32_gradients_does_not_overflow():
 
 
 @pytest.mark.parametrize("make", [lambda p: optim.SGD(p, lr=0.1, momentum=0.9), lambda p: optim.Adam(p, lr=0.1),
-                                  lambda p: optim.AdamW(p, lr=0.1)], ids=["sgd", "adam", "adamw"])
+                                  lambda p: optim.AdamW(p, lr=0.1), lambda p: optim.Adagrad(p, lr=0.1),
+                                  lambda p: optim.RMSprop(p, lr=0.1, centered=True, momentum=0.5)],
+                         ids=["sgd", "adam", "adamw", "adagrad", "rmsprop"])
 def test_updates_keep_float32_parameters_float32(make):
     param = sg.nn.Parameter(np.ones(3, dtype=np.float32))
     optimizer = make([param])
