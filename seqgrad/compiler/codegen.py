@@ -276,12 +276,19 @@ class _Generator:
         self.write_backward(w)
         source = "\n".join(w.lines) + "\n"
         namespace = {"np": np, "sigmoid": kernels.sigmoid, "constants": self.constant.values,
-                     "forward": _primitive_forwards()}
+                     "primitive_forward": self.primitive_forwards()}
         code = compile(source, f"<seqgrad.compiler {program.cell_name}>", "exec")
         exec(code, namespace)
         return Generated(source, namespace["forward"], namespace["backward"], program.state_names,
                          [p.role for p in self.params], namespace, output_width=self.outputs[0].shape[1],
                          output_slot=int(self.output_state is not None))
+
+    def primitive_forwards(self) -> dict:
+        """op name -> forward, for the ops the source calls by name (those without a numpy spelling)."""
+        lists = [self.program.equations, self.back.equations]
+        if self.program.projection is not None:
+            lists += [self.program.projection.equations, self.proj_back.equations]
+        return {eq.op.name: eq.op.forward for equations in lists for eq in equations}
 
     def signature_args(self) -> list[str]:
         names = [p.name for p in self.params]
@@ -322,9 +329,11 @@ class _Generator:
                 where[id(eq.output)] = eq.output.name
             x_source = where[id(proj.outputs[0])]
             pb = self.proj_back
-            self.projection_saved = sorted({i.name for eq in prune(pb.equations, [v for v in pb.grads.values() if v])
-                                            for i in eq.inputs if isinstance(i, Var) and i.name in where.values()
-                                            and not i.role})
+            used = prune(pb.equations, [v for v in pb.grads.values() if v])
+            self.projection_saved = sorted({i.name for eq in used for i in eq.inputs
+                                            if isinstance(i, Var) and i.name in where.values() and not i.role})
+            if any(i is proj.input("x") for eq in used for i in eq.inputs):
+                self.projection_saved.append("inputs")
         self.x_source = x_source
         self.transposed = {}
         self.write_invariants(w, self.forward_invariant_eqs, self.forward_eqs, where)
@@ -779,11 +788,6 @@ def _assemble(w: _Writer, eq: Equation, args: list[str], name: str, written: dic
         if isinstance(ref, Var) and written.get(id(ref)) is not None and not overlap:
             continue
         w.line(f"{target} {'+=' if overlap else '='} {arg}", f"{eq.op.name}: the gradient of a slice")
-
-
-def _primitive_forwards() -> dict:
-    from ..ops.primitive import REGISTRY
-    return {name: op.forward for name, op in REGISTRY.items()}
 
 
 __all__ = ["generate", "Generated", "active_vars"]
