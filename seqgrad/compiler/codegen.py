@@ -456,7 +456,13 @@ class _Generator:
         if any(v is self.shared for v in self.leaf_operands):
             return False
         producer = next((p for p, eq in enumerate(self.backward_eqs) if eq.output is self.d_x), None)
-        if producer is None or self.backward_eqs[producer].op is ASSEMBLE:
+        if producer is not None and self.backward_eqs[producer].op is ASSEMBLE \
+                and self.backward_eqs[producer].params.get("base"):  # first written where its base is made
+            base = self.backward_eqs[producer].inputs[0]
+            producer = next((p for p, eq in enumerate(self.backward_eqs) if eq.output is base), None)
+        elif producer is not None and self.backward_eqs[producer].op is ASSEMBLE:
+            return False
+        if producer is None:
             return False
         alias = _aliases(self.forward_view_eqs + self.backward_eqs)
         for position, eq in enumerate(self.backward_eqs):
@@ -586,7 +592,9 @@ class _Generator:
         # a value used only by an assemble is written straight into its slice
         slice_target = {}
         for eq in self.backward_eqs:
-            if eq.op is ASSEMBLE:
+            if eq.op is ASSEMBLE and eq.params.get("base"):
+                slice_target[id(eq.inputs[0])] = eq.output.name  # the base is written in place
+            elif eq.op is ASSEMBLE:
                 for ref, index in zip(eq.inputs, eq.params["indices"]):
                     if isinstance(ref, Var) and uses.get(id(ref)) == 1 and id(ref) in scratch_ids \
                             and id(ref) not in state_grad_ids and id(ref) not in leaf_ids:
@@ -775,7 +783,14 @@ def _write(w: _Writer, eq: Equation, args: list[str], target: str | None, name: 
 
 
 def _assemble(w: _Writer, eq: Equation, args: list[str], name: str, written: dict, constant, fill: bool) -> None:
-    """Write each part into its slice of `name` (parts already written there are skipped)."""
+    """Write each part into its slice of `name` (parts already written there are skipped); onto a
+    base (already written into `name`), add each part into its slice."""
+    if eq.params.get("base"):
+        if written.get(id(eq.inputs[0])) is None:
+            w.line(f"np.copyto({name}, {args[0]})")
+        for arg, index in zip(args[1:], eq.params["indices"]):
+            w.line(f"{name}[{emit.index_text(index, constant)}] += {arg}", "assemble: the gradient of a slice, added")
+        return
     covered = np.zeros(eq.output.shape, dtype=bool)
     overlap = False
     for index in eq.params["indices"]:
