@@ -16,7 +16,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = [["op_overhead.py"], ["training_step.py"], ["training_step.py", "--cell", "gru", "--dtypes", "float32"],
-           ["memory_and_scaling.py"], ["demo_throughput.py"]]
+           ["memory_and_scaling.py"], ["compile_time.py"], ["demo_throughput.py"]]
 
 
 def main() -> int:
