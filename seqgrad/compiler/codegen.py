@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import emit, kernels
+from .buffers import POOL
 from .derive import BackwardProgram, active_vars, derive_backward
 from .optimize import ASSEMBLE, assemble_scatters, count_uses, merge_common, prune, subtract_negations
 from .program import Const, Equation, StepProgram, Var
@@ -275,7 +276,7 @@ class _Generator:
         w.line("")
         self.write_backward(w)
         source = "\n".join(w.lines) + "\n"
-        namespace = {"np": np, "sigmoid": kernels.sigmoid, "constants": self.constant.values,
+        namespace = {"np": np, "sigmoid": kernels.sigmoid, "constants": self.constant.values, "buffers": POOL,
                      "primitive_forward": self.primitive_forwards()}
         code = compile(source, f"<seqgrad.compiler {program.cell_name}>", "exec")
         exec(code, namespace)
@@ -324,8 +325,13 @@ class _Generator:
                     where[id(var)] = by_role[var.role]
             for eq in proj.equations:
                 args_ = [_arg(i, where, self.constant) for i in eq.inputs]
-                w.line(f"{eq.output.name} = {emit.value(eq, args_, self.constant)}",
-                       f"{eq.op.name} {_shape_text(eq.output)}")
+                statement = emit.into(eq, args_, eq.output.name)
+                if statement is not None and not emit.is_view(eq):  # into a buffer kept between calls
+                    w.line(f"{eq.output.name} = buffers.empty({eq.output.shape}, {eq.output.dtype.name!r})")
+                    w.line(statement, f"{eq.op.name} {_shape_text(eq.output)}")
+                else:
+                    w.line(f"{eq.output.name} = {emit.value(eq, args_, self.constant)}",
+                           f"{eq.op.name} {_shape_text(eq.output)}")
                 where[id(eq.output)] = eq.output.name
             x_source = where[id(proj.outputs[0])]
             pb = self.proj_back
@@ -346,7 +352,7 @@ class _Generator:
             if k == self.output_state:
                 w.line(f"{name}_states = outputs", f"slot 0: the initial {name}; slot t + 1: step t's output")
             else:
-                w.line(f"{name}_states = np.empty({(T + 1,) + var.shape}, {var.dtype.name!r})",
+                w.line(f"{name}_states = buffers.empty({(T + 1,) + var.shape}, {var.dtype.name!r})",
                        f"slot {first_slot}: the initial {name}")
             w.line(f"{name}_states[{first_slot}] = {name}_initial")
         state_out = {id(v): k for k, v in enumerate(self.outputs[1:])}
@@ -361,7 +367,7 @@ class _Generator:
                 continue
             if id(var) in self.residuals:
                 self.stored[id(var)] = f"{var.name}_steps"
-                w.line(f"{var.name}_steps = np.empty({(T,) + var.shape}, {var.dtype.name!r})")
+                w.line(f"{var.name}_steps = buffers.empty({(T,) + var.shape}, {var.dtype.name!r})")
             elif var is not self.outputs[0] and emit.into(eq, ["a"] * len(eq.inputs), "o") is not None:
                 scratch.append(var)
         if scratch:
@@ -471,6 +477,19 @@ class _Generator:
                 return False
         return True
 
+    def inputs_gradient_is_a_view(self) -> bool:
+        """Does the projection's backward return (a view of) the step-input gradient buffer itself as the
+        inputs' gradient? Then that buffer leaves the layer and must be its own, not a reused one."""
+        pb = self.proj_back
+        var = pb.grads.get(id(self.program.projection.input("x")))
+        producer = {id(eq.output): eq for eq in pb.equations}
+        while var is not None and id(var) in producer:
+            eq = producer[id(var)]
+            if eq.op.name not in ("reshape", "getitem", "transpose", "broadcast_to"):
+                return False
+            var = eq.inputs[0] if isinstance(eq.inputs[0], Var) else None
+        return var is not None
+
     def needs_inputs_saved(self) -> bool:
         ids = {id(i) for eq in self.backward_eqs for i in eq.inputs if isinstance(i, Var)}
         return id(self.x_var) in ids or any(v is self.x_var for v in self.leaf_operands)
@@ -512,6 +531,9 @@ class _Generator:
             w.line(f"grad_{self.x_source} = {grad_x_buffer}",
                    f"∂L/∂(step input), one slot per step, over the spent {self.shared.name}")
             grad_x_buffer = f"grad_{self.x_source}"
+        elif self.d_x is not None and self.proj_back is not None and not self.inputs_gradient_is_a_view():
+            w.line(f"{grad_x_buffer} = buffers.empty({(T,) + self.x_var.shape}, {self.x_var.dtype.name!r})",
+                   "∂L/∂(step input), one slot per step (each step writes its own)")
         else:
             w.line(f"{grad_x_buffer} = np.zeros({(T,) + self.x_var.shape}, {self.x_var.dtype.name!r})",
                    "∂L/∂(step input), one slot per step")
@@ -526,7 +548,7 @@ class _Generator:
                 continue
             if id(var) in leaf_ids:
                 loop_stored[id(var)] = f"{var.name}_steps"
-                w.line(f"{var.name}_steps = np.empty({(T,) + var.shape}, {var.dtype.name!r})")
+                w.line(f"{var.name}_steps = buffers.empty({(T,) + var.shape}, {var.dtype.name!r})")
             elif eq.op is ASSEMBLE:
                 assembles.append(var)
             elif emit.into(eq, ["a"] * len(eq.inputs), "o") is not None:
