@@ -131,6 +131,16 @@ ENGINE = [
         return [found[seq] for seq in sorted(found)]
 
 
+    norms = {}   # node number -> ||dL/d out||, filled by the observer below during a backward pass
+
+
+    class GradientNorms:
+        # A backward observer: the engine calls node_grad(node, grad) once per node, with the
+        # complete gradient of its output, just before that node's rule runs.
+        def node_grad(self, node, grad):
+            norms[node.seq] = float(np.linalg.norm(grad))
+
+
     def show_tape(root):
         first = tape_of(root)[0].seq
         for node in tape_of(root):
@@ -143,7 +153,8 @@ ENGINE = [
                 else:
                     inputs.append(f"#{edge.seq - first}")
             where = node.scope.describe() if node.scope else ""
-            norm = "" if node.grad_norm is None else f"||dL/d out|| = {node.grad_norm:.4f}"
+            norm = norms.get(node.seq)
+            norm = "" if norm is None else f"||dL/d out|| = {norm:.4f}"
             print(f"#{node.seq - first:<3} {node.name:8s} {str(node.shape):8s} <- {', '.join(inputs):14s} "
                   f"{where:22s} {norm}")
 
@@ -190,7 +201,8 @@ ENGINE = [
       \frac{\partial L}{\partial W} = \bar a\, x^\top, \qquad \frac{\partial L}{\partial x} = W^\top \bar a.$$
     """),
     code(r"""
-    loss.backward()
+    with sg.autodiff.on_backward(GradientNorms()):   # watch this backward pass
+        loss.backward()
 
     h_np = np.tanh(W.data @ x.data)
     a_bar = 2 * h_np * (1 - h_np**2)
@@ -198,7 +210,7 @@ ENGINE = [
     print("by hand      \n", np.outer(a_bar, x.data))
     print("engine dL/dx", x.grad, "  by hand", W.data.T @ a_bar)
     print()
-    show_tape(loss)   # each node now records the norm of the gradient that passed through it
+    show_tape(loss)   # the observer saw the norm of the gradient that passed through each node
     """),
     md(r"""
     ## Gradients accumulate
@@ -519,7 +531,8 @@ ELMAN = [
     the recursion above.
     """),
     code(r"""
-    loss.backward()
+    with sg.viz.record():   # also keep each node's gradient norm, for the drawing below
+        loss.backward()
 
     for t, h in enumerate(hidden_states, start=1):
         print(f"dL/dh_{t}: engine {h.grad}   |engine - hand| = {np.abs(h.grad - dL_dh[t]).max():.1e}")
@@ -704,7 +717,8 @@ VANISHING = [
     def gradient_flow(layer):
         output, _ = layer(inputs)
         loss = (output[-1] ** 2).sum()
-        loss.backward()
+        with sg.viz.record():   # keep ||dL/d(node)|| of every node: hidden_grad_norms reads them
+            loss.backward()
         return bptt.hidden_grad_norms(loss)
 
     cells = {}
@@ -1141,7 +1155,8 @@ GATES = [
     tiny = nn.Recurrent(lambda size: PeepholeLSTMCell(size, 2), input_size=2)
     output, (h_n, c_n) = tiny(sg.randn(4, 1, 2))
     loss = (output ** 2).sum()
-    loss.backward()
+    with sg.viz.record():
+        loss.backward()
     sg.viz.draw(loss, level="cell")
     """),
     md(r"""
@@ -1152,7 +1167,8 @@ GATES = [
     code(r"""
     output, _ = tiny(sg.randn(2, 1, 2))
     loss = (output ** 2).sum()
-    loss.backward()
+    with sg.viz.record():
+        loss.backward()
     sg.viz.draw(loss)
     """),
 ]

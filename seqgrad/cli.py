@@ -2,7 +2,7 @@
 
 Each command module has `add_parser(subparsers)` and `run(args) -> int`. Errors a
 user can fix (bad arguments, a missing file, an incompatible checkpoint) print one
-line to stderr and exit non-zero.
+line to stderr and exit non-zero; `seqgrad --debug COMMAND ...` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
+
+from .commands._options import one_line_errors
 
 COMMANDS = ("demo", "train", "sample", "graph", "gradflow", "tasks", "codegen", "explore", "export", "seq2seq",
             "translate")
@@ -20,7 +23,8 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="seqgrad", description="See and build recurrent networks.")
+    parser = one_line_errors(argparse.ArgumentParser(prog="seqgrad", description="See and build recurrent networks."))
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error instead of one line")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in COMMANDS:
@@ -30,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
             if error.name != f"seqgrad.commands.{name}":
                 raise
             continue
-        command = module.add_parser(subparsers)
+        command = one_line_errors(module.add_parser(subparsers))
         command.set_defaults(run=module.run)
     return parser
 
@@ -38,17 +42,31 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    prefix = f"seqgrad {args.command}: error:"
     try:
         return int(args.run(args) or 0)
     except UsageError as error:
-        print(f"seqgrad {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
-        print(f"seqgrad {args.command}: error: {error.strerror}: {error.filename}", file=sys.stderr)
-        return 1
+        return _fail(args, f"{prefix} {error}", 2)
+    except OSError as error:
+        if error.strerror and error.filename is not None:
+            return _fail(args, f"{prefix} {error.strerror}: {error.filename}", 1)
+        return _fail(args, f"{prefix} {error.strerror or error}", 1)
+    except MemoryError as error:
+        detail = f" ({error})" if str(error) else ""
+        return _fail(args, f"{prefix} out of memory{detail}; choose smaller sizes", 1)
+    except ValueError as error:
+        return _fail(args, f"{prefix} {error}", 1)
     except KeyboardInterrupt:
         print(f"seqgrad {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _fail(args: argparse.Namespace, message: str, status: int) -> int:
+    """Print `message` as one line (the traceback too with --debug); return the exit status."""
+    if args.debug:
+        traceback.print_exc()
+    print(" ".join(message.split()), file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

@@ -15,3 +15,7 @@ class StateDictError(ValueError):
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be read safely, or does not fit the model."""
+
+
+class ExportError(ValueError):
+    """A module seqgrad cannot export (a layer without a torch twin, an op without a torch mapping)."""

@@ -19,14 +19,14 @@ class Tensor:
     and masks but cannot require grad.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "node", "name", "detached_from", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "node", "name", "detached_from", "__weakref__")
     __array_ufunc__ = None  # `ndarray + Tensor` defers to Tensor.__radd__, keeping the graph
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
-        self.data = _to_array(data, dtype)
-        if requires_grad and self.data.dtype.kind != "f":
+        self._data = _to_array(data, dtype)
+        if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(
-                f"only floating tensors can require grad, got dtype {self.data.dtype} "
+                f"only floating tensors can require grad, got dtype {self._data.dtype} "
                 "(integer tensors are for indices and targets)"
             )
         self.grad = None
@@ -40,31 +40,41 @@ class Tensor:
         """A Tensor around an existing ndarray, unchecked: how ops and the engine make their
         results (the constructor's checks cost more than many ops do)."""
         tensor = object.__new__(cls)
-        tensor.data = array
+        tensor._data = array
         tensor.grad = tensor.name = tensor.detached_from = None
         tensor.node = node
         tensor.requires_grad = requires_grad
         return tensor
 
     # --- what it is -----------------------------------------------------------
-    shape = property(lambda self: self.data.shape, doc="the array's shape")
-    dtype = property(lambda self: self.data.dtype, doc="the array's dtype")
-    ndim = property(lambda self: self.data.ndim, doc="number of axes")
-    size = property(lambda self: self.data.size, doc="number of elements")
+    def _get_data(self) -> np.ndarray:
+        return data_of_tensor(self)
+
+    def _set_data(self, array) -> None:
+        self._data = array
+
+    data = property(_get_data, _set_data, doc=(
+        "The numpy array. Assigning a new array is always fine (optimizers do). Editing it in place "
+        "while a graph still needs it for backward: a leaf's edit makes that backward raise (as in "
+        "PyTorch); a non-leaf's array is read-only until backward has passed its op."))
+    shape = property(lambda self: self._data.shape, doc="the array's shape")
+    dtype = property(lambda self: self._data.dtype, doc="the array's dtype")
+    ndim = property(lambda self: self._data.ndim, doc="number of axes")
+    size = property(lambda self: self._data.size, doc="number of elements")
     is_leaf = property(lambda self: self.node is None, doc="made by the user, not by an op")
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self._data)
 
     def __bool__(self) -> bool:
         """As numpy: only a one-element tensor has a truth value (`if (x > 5):` is ambiguous)."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all() "
                              "on .data")
-        return bool(self.data)
+        return bool(self._data)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", threshold=20)
+        body = np.array2string(self._data, separator=", ", prefix="tensor(", threshold=20)
         extras = f", dtype={self.dtype}" if self.dtype != get_default_dtype() else ""
         if self.node is not None:
             extras += f", op={self.node.op.name}"
@@ -73,24 +83,24 @@ class Tensor:
         return f"tensor({body}{extras})"
 
     def item(self) -> float:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def numpy(self) -> np.ndarray:
         return self.data
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph: gradients stop here (truncated BPTT)."""
-        out = Tensor.wrap(self.data)
-        out.detached_from = self.node.op.name if self.node is not None else None
-        if self.node is not None and self.node.scope is not None:
-            out.detached_from += f" ({self.node.scope.describe()})"
+        out = Tensor.wrap(self._data)
+        if self.node is not None:
+            out.detached_from = self.node.op.name + describe_scope(self.node.scope)
+            mark_cut(self._data, out.detached_from)
         return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(f"only floating tensors can require grad, got dtype {self.data.dtype}")
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(f"only floating tensors can require grad, got dtype {self._data.dtype}")
         self.requires_grad = requires_grad
         return self
 
@@ -131,10 +141,10 @@ class Tensor:
         return ops.pow(self, exponent=float(exponent))
 
     # Comparisons give boolean masks that carry no gradient.
-    def __gt__(self, other): return Tensor(self.data > data_of(other))
-    def __ge__(self, other): return Tensor(self.data >= data_of(other))
-    def __lt__(self, other): return Tensor(self.data < data_of(other))
-    def __le__(self, other): return Tensor(self.data <= data_of(other))
+    def __gt__(self, other): return Tensor(self._data > data_of(other))
+    def __ge__(self, other): return Tensor(self._data >= data_of(other))
+    def __lt__(self, other): return Tensor(self._data < data_of(other))
+    def __le__(self, other): return Tensor(self._data <= data_of(other))
     __hash__ = object.__hash__
 
     def __getitem__(self, index):
@@ -232,7 +242,9 @@ class Tensor:
 
 def data_of(value):
     """The ndarray behind a Tensor, or the value itself (for masks and indices: no gradient)."""
-    return value.data if isinstance(value, Tensor) else value
+    if type(value) is Tensor:  # the common case, straight from the slot
+        return value._data
+    return value.data if isinstance(value, Tensor) else value  # a subclass may define what .data reads
 
 
 def _to_array(data, dtype) -> np.ndarray:
@@ -268,4 +280,7 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 
 
 from . import ops  # noqa: E402  (ops build Tensors; Tensor's operators call ops)
+from .autodiff.graph import mark_cut  # noqa: E402
+from .autodiff.saved import data_of_tensor  # noqa: E402
+from .autodiff.tape import describe_scope  # noqa: E402
 from .ops.primitive import apply as _apply  # noqa: E402  (indexing skips the call-checking layer)

@@ -26,6 +26,7 @@ from seqgrad.bptt.flow import hidden_grad_norms
 from seqgrad.nn.functional import mse_loss
 from seqgrad.training.task_trainer import SequenceModel, build_task, train_task
 from seqgrad.training.threads import limit_blas_threads
+from seqgrad.viz import record
 
 LABELS = {"rnn": "tanh RNN", "lstm": "LSTM", "gru": "GRU"}
 
@@ -35,7 +36,8 @@ def flow(model, inputs, targets) -> np.ndarray:
     model.eval()
     prediction, _ = model(inputs)
     loss = mse_loss(prediction, targets)
-    loss.backward()
+    with record():  # keep ||dL/d(node)||: hidden_grad_norms reads them
+        loss.backward()
     model.zero_grad()
     model.train()
     (norms,) = hidden_grad_norms(loss).values()

@@ -24,7 +24,8 @@ from seqgrad.viz import replay
 sg.manual_seed(0)
 output, _ = nn.LSTM(2, 3)(sg.randn(4, 1, 2))
 loss = (output[-1] ** 2).sum()
-loss.backward()
+with sg.viz.record():
+    loss.backward()
 with tempfile.TemporaryDirectory() as folder:
     files = replay(loss, folder, level="cell", title="Backward replay: LSTM, 4 steps, loss on the last output")
     shutil.copy(files.gif, "replay_lstm_cell.gif")

@@ -2,7 +2,8 @@
 
 Nodes are taken in decreasing creation number (a heap), so every node is
 processed after all its consumers, with no recursion: a 10,000-step unrolled
-recurrence is just a longer loop.
+recurrence is just a longer loop. Gradients that are not dense arrays yet (an
+index's, a weight's product, a sum of several) live in `lazy_grads`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,22 @@ import heapq
 
 import numpy as np
 
-from ..ops.dual import sum_to_shape
-from ..ops.primitive import IndexGrad, ProductGrad
 from ..tensor import Tensor
-from .norm import l2_norm
+from .lazy_grads import (
+    IndexGrad,
+    LazyGrad,
+    ProductGrad,
+    ShapeMismatch,
+    TallProducts,
+    accumulate,
+    conform,
+    dense,
+    plus,
+    summed_to,
+)
+from .observe import Observers
+from .saved import check as check_saved
+from .saved import release as release_saved
 from .tape import RECORDING, Node, describe_scope, enable_grad, gc_paused, no_grad
 
 FREED_MESSAGE = (
@@ -34,14 +47,20 @@ def backward(root: Tensor, gradient=None, *, retain_graph: bool = False, create_
 
 
 def _run(root: Tensor, seed, retain_graph: bool, create_graph: bool) -> None:
-    if create_graph:
-        seed = seed if isinstance(seed, Tensor) else Tensor(seed)
-        with enable_grad():
-            _walk(root, seed, retain_graph or create_graph, _TensorAccumulator())
-    else:
-        seed = seed.data if isinstance(seed, Tensor) else seed
-        with no_grad():
-            _walk(root, seed, retain_graph, _ArrayAccumulator())
+    observers = Observers.current()
+    try:
+        if create_graph:
+            seed = seed if isinstance(seed, Tensor) else Tensor(seed)
+            with enable_grad():
+                _walk(root, seed, retain_graph or create_graph, _TensorAccumulator(), observers)
+        else:
+            seed = seed.data if isinstance(seed, Tensor) else seed
+            with no_grad():
+                _walk(root, seed, retain_graph, _ArrayAccumulator(), observers)
+    finally:
+        if observers is not None:
+            for finished in observers.finished:
+                finished()
 
 
 def _seed(root: Tensor, gradient):
@@ -56,226 +75,163 @@ def _seed(root: Tensor, gradient):
     return gradient if isinstance(gradient, Tensor) else value
 
 
-def _walk(root: Tensor, seed, retain_graph: bool, acc) -> None:
+def _walk(root: Tensor, seed, retain_graph: bool, acc, observers: Observers | None) -> None:
     if root.node is None:
+        if observers is not None:
+            for leaf_grad in observers.leaf_grad:
+                leaf_grad(root, _array(seed), None)
         acc.to_leaf(root, seed)
+        acc.finish()
         return
     start = root.node
-    start.grad, start.grad_owned = seed, False
+    start.grad = seed
     heap = [(-start.seq, start)]
     # Bound once: this loop runs once per recorded op.
     pop, push = heapq.heappop, heapq.heappush
-    norm, context, to_node, to_leaf = acc.norm, acc.context, acc.to_node, acc.to_leaf
-    record_norms, anomaly = RECORDING.grad_norms, acc.anomaly
-    plain = type(acc) is _ArrayAccumulator  # rules see the node itself; first gradients are stored as they come
-    ndarray = np.ndarray
+    context, to_leaf, make_dense = acc.context, acc.to_leaf, acc.dense
+    anomaly, ndarray, plain = acc.anomaly, np.ndarray, type(acc) is _ArrayAccumulator
     try:
         while heap:
             node = pop(heap)[1]
-            grad, node.grad, node.grad_owned = node.grad, None, False
-            if type(grad) is _Scattered:
-                grad = grad.gather(node.shape, node.dtype)
-            if node.freed:
+            grad, node.grad = node.grad, None
+            if type(grad) is not ndarray:  # lazy, or several: made dense once, here
+                grad = make_dense(grad, node)
+            if node.freed and (node.op.save_inputs or node.op.save_output):
                 raise RuntimeError(FREED_MESSAGE.format(op=node.op.name, scope=describe_scope(node.scope)))
-            if record_norms:
-                node.grad_norm = norm(grad)
+            if node.guard is not None:  # the user's arrays it saved: unchanged since the forward?
+                check_saved(node)
             if node.retained is not None:
                 owner = node.retained()
                 if owner is not None:
                     owner.grad = acc.keep(grad)
-            grads = node.op.vjp(node if plain else context(node), grad)
+            if observers is not None:
+                for node_grad in observers.node_grad:
+                    node_grad(node, _array(grad))
+            grads = node.op.vjp(node if plain else context(node), grad)  # plain rules read the node itself
             edges = node.edges
             if len(grads) != len(edges):
                 raise RuntimeError(f"{node.op.name}: its vjp returned {len(grads)} gradients for "
                                    f"{len(edges)} inputs{describe_scope(node.scope)}")
             if anomaly:
                 acc.check(node, grads)
+            if observers is not None:
+                grads = _observe_edges(observers, node, grads, acc)
             for position, (edge, needed, edge_grad) in enumerate(zip(edges, node.needs, grads)):
                 if edge_grad is None or not needed:
                     continue
                 try:
                     if type(edge) is Node:
+                        if type(edge_grad) is not ndarray or edge_grad.shape != edge.shape \
+                                or edge_grad.dtype != edge.dtype:  # lazy, broadcast, or another dtype
+                            edge_grad = conform(edge_grad, edge.shape, edge.dtype)
                         if edge.grad is None:
                             push(heap, (-edge.seq, edge))
-                            if plain and type(edge_grad) is ndarray and edge_grad.shape == edge.shape \
-                                    and edge_grad.dtype == edge.dtype:
-                                edge.grad, edge.grad_owned = edge_grad, False  # to_node's common case: borrowed
-                                continue
-                        to_node(edge, edge_grad)
+                            edge.grad = edge_grad  # borrowed: never added into in place
+                        else:
+                            edge.grad = plus(edge.grad, edge_grad)
                     else:
                         to_leaf(edge, edge_grad)
-                except _ShapeMismatch as mismatch:
-                    raise RuntimeError(
-                        f"{node.op.name}: its vjp gave input {position} a gradient of shape {mismatch.got}, "
-                        f"but that input has shape {mismatch.expected}{describe_scope(node.scope)}") from None
-            if not retain_graph and (node.xs is not None or node.out is not None):
+                except ShapeMismatch as mismatch:
+                    raise _shape_error(node, position, mismatch) from None
+            if not retain_graph:
                 node.xs = node.out = None
                 node.freed = True
+                if node.guard is not None:
+                    release_saved(node)
         acc.finish()
     finally:
         for _, pending in heap:  # an error mid-way must not leave stale gradients
             pending.grad = None
 
 
-class _ShapeMismatch(Exception):
-    """A rule's gradient that broadcasting cannot explain; `_walk` names the rule's op."""
-
-    def __init__(self, got: tuple, expected: tuple) -> None:
-        super().__init__(got, expected)
-        self.got, self.expected = got, expected
+def _shape_error(node: Node, position: int, mismatch: ShapeMismatch) -> RuntimeError:
+    return RuntimeError(f"{node.op.name}: its vjp gave input {position} a gradient of shape {mismatch.got}, "
+                        f"but that input has shape {mismatch.expected}{describe_scope(node.scope)}")
 
 
-def _shape_checked(grad, shape: tuple):
-    """`grad` with broadcast axes summed back to `shape`; any other shape is an engine error."""
-    if grad.shape != shape:
-        reduced = sum_to_shape(grad, shape)
-        if reduced.shape != shape:
-            raise _ShapeMismatch(grad.shape, shape)
-        grad = reduced
-    return grad
+def _array(grad) -> np.ndarray:
+    """What observers see: the ndarray (a create_graph gradient's values)."""
+    return grad.data if isinstance(grad, Tensor) else grad
 
 
-# Rows per tall weight-gradient product (T·B summed at once): enough for BLAS to run at full
-# speed, few enough that the pending gradients cost little memory next to the graph's.
-PRODUCT_CHUNK_ROWS = 4096
-
-
-class _PendingProducts:
-    """A leaf's weight-gradient products not yet summed, and how many rows they hold."""
-
-    __slots__ = ("leaf", "parts", "rows")
-
-    def __init__(self, leaf: Tensor) -> None:
-        self.leaf, self.parts, self.rows = leaf, [], 0
+def _observe_edges(observers: Observers, node: Node, grads, acc) -> list:
+    """Tell the observers what each edge carries; the gradients come back dense, so the walk
+    does not densify them a second time."""
+    dense_grads = list(grads)
+    for position, (edge, needed, grad) in enumerate(zip(node.edges, node.needs, grads)):
+        if grad is None or not needed:
+            continue
+        try:
+            grad = dense_grads[position] = acc.conformed(grad, edge.shape, edge.dtype)
+        except ShapeMismatch as mismatch:
+            raise _shape_error(node, position, mismatch) from None
+        values = _array(grad)
+        for edge_grad in observers.edge_grad:
+            edge_grad(node, position, edge, values)
+        if type(edge) is not Node:
+            for leaf_grad in observers.leaf_grad:
+                leaf_grad(edge, values, node)
+    return dense_grads
 
 
 class _ArrayAccumulator:
-    """Ordinary backward: gradients are numpy arrays, summed in place where safe."""
+    """Ordinary backward: gradients are numpy arrays (or lazy ones), summed in place where safe."""
 
     def __init__(self) -> None:
         self.anomaly = RECORDING.anomaly
-        self.products: dict[int, _PendingProducts] = {}
+        self.products: dict[int, tuple[Tensor, TallProducts]] = {}  # id(leaf) -> the leaf's waiting products
 
     @staticmethod
     def context(node: Node) -> Node:
-        return node
+        return node  # rules read the saved arrays straight from the node
 
-    norm = staticmethod(l2_norm)
+    @staticmethod
+    def dense(grad, node: Node) -> np.ndarray:
+        return dense(grad, node.shape, node.dtype)
+
+    @staticmethod
+    def conformed(grad, shape: tuple, dtype) -> np.ndarray:
+        return dense(conform(grad, shape, dtype), shape, dtype)
 
     @staticmethod
     def keep(grad) -> np.ndarray:
         return np.array(grad, copy=True)
 
-    def check(self, node: Node, grads) -> None:
+    @staticmethod
+    def check(node: Node, grads) -> None:
         for grad in grads:
-            values = grad.values if isinstance(grad, IndexGrad) else grad
-            if isinstance(grad, ProductGrad):
-                values = grad.dense()
+            values = grad.values if type(grad) is IndexGrad else grad.dense() if type(grad) is ProductGrad else grad
             if values is not None and not np.isfinite(values).all():
                 raise FloatingPointError(f"the gradient of {node.op.name} is not finite{describe_scope(node.scope)}")
 
-    @staticmethod
-    def to_node(node: Node, grad) -> None:
-        if type(grad) is ProductGrad:
-            grad = grad.dense()
-        elif type(grad) is IndexGrad:
-            if type(node.grad) is _Scattered:
-                node.grad.pieces.append(grad)
-            else:
-                node.grad = _Scattered(node.grad, grad)
-            return
-        current = node.grad
-        if type(current) is _Scattered:
-            if grad.shape != node.shape:
-                grad = _shape_checked(grad, node.shape)
-            current.dense = grad if current.dense is None else current.dense + grad
-            return
-        if grad.shape != node.shape:
-            grad = _shape_checked(grad, node.shape)
-        if grad.dtype != node.dtype:
-            grad = grad.astype(node.dtype)
-        if node.grad is None:
-            # Borrowed: another edge may hold the same array, so never add into it in place.
-            node.grad, node.grad_owned = grad, False
-        elif node.grad_owned:
-            node.grad += grad
-        else:
-            node.grad, node.grad_owned = node.grad + grad, True
-
     def to_leaf(self, leaf: Tensor, grad) -> None:
-        if type(grad) is ProductGrad:
-            pending = self.products.get(id(leaf))
-            if pending is None:
-                pending = self.products[id(leaf)] = _PendingProducts(leaf)
-            pending.parts.append(grad)
-            pending.rows += grad.left.shape[0]
-            if pending.rows >= PRODUCT_CHUNK_ROWS:  # enough rows for one tall product: do it now,
-                self._flush(pending)                # so the parts do not all stay alive to the end
+        if type(grad) is ProductGrad:  # wait for the weight's other uses: one tall product
+            entry = self.products.get(id(leaf))
+            if entry is None:
+                entry = self.products[id(leaf)] = (leaf, TallProducts())
+            if entry[1].add(grad):  # enough rows: sum them now, so they do not all stay alive to the end
+                _add_to_leaf(leaf, entry[1].take())
             return
-        if type(grad) is IndexGrad:
-            if isinstance(leaf.grad, Tensor):  # left by a create_graph backward: stays a Tensor
-                buffer = np.array(leaf.grad.data, dtype=leaf.dtype, copy=True)
-                _add_at(buffer, grad)
-                leaf.grad = Tensor(buffer)
-                return
-            if leaf.grad is None:
-                leaf.grad = np.zeros(leaf.shape, leaf.dtype)
-            _add_at(leaf.grad, grad)
-            return
-        grad = _shape_checked(grad, leaf.shape)
-        if leaf.grad is None:
-            leaf.grad = np.array(grad, dtype=leaf.dtype, copy=True)
-        elif isinstance(leaf.grad, Tensor):
-            leaf.grad = Tensor(leaf.grad.data + grad)
-        else:
-            leaf.grad += grad
-
+        _add_to_leaf(leaf, grad)
 
     def finish(self) -> None:
-        """Add the products still pending to their leaves."""
+        """Add the products still waiting to their leaves."""
         products, self.products = self.products, {}
-        for pending in products.values():
-            self._flush(pending)
-
-    def _flush(self, pending: _PendingProducts) -> None:
-        """One tall matmul for a leaf's pending products: Σ leftᵢᵀ rightᵢ = [left...]ᵀ [right...]."""
-        leaf, parts = pending.leaf, pending.parts
-        pending.parts, pending.rows = [], 0
-        if not parts:
-            return
-        if len(parts) == 1:
-            product = parts[0].dense()
-        else:
-            product = np.concatenate([p.left for p in parts]).T @ np.concatenate([p.right for p in parts])
-        self.to_leaf(leaf, product)
+        for leaf, waiting in products.values():
+            product = waiting.take()
+            if product is not None:
+                _add_to_leaf(leaf, product)
 
 
-class _Scattered:
-    """Index gradients gathered for one node and added into a buffer only when the node is
-    processed, so no full-size buffer (a (T, B, 4H) input projection's) exists while the rest
-    of the graph still holds its saved arrays. `dense` is any ordinary gradient that came too."""
-
-    __slots__ = ("dense", "pieces")
-
-    def __init__(self, dense, first: IndexGrad) -> None:
-        self.dense = dense
-        self.pieces = [first]
-
-    def gather(self, shape: tuple, dtype) -> np.ndarray:
-        if self.dense is None:
-            buffer = np.zeros(shape, dtype)
-        else:
-            buffer = np.array(self.dense, dtype=dtype, copy=True)
-        for piece in self.pieces:
-            _add_at(buffer, piece)
-        return buffer
-
-
-def _add_at(buffer: np.ndarray, grad: IndexGrad) -> None:
-    if grad.unique:
-        buffer[grad.index] += grad.values
+def _add_to_leaf(leaf: Tensor, grad) -> None:
+    """leaf.grad += grad (leaf.grad made when this is the first)."""
+    grad = conform(grad, leaf.shape, leaf.dtype)
+    if leaf.grad is None:
+        leaf.grad = grad.dense(leaf.shape, leaf.dtype) if isinstance(grad, LazyGrad) else np.array(grad, copy=True)
+    elif isinstance(leaf.grad, Tensor):  # left by a create_graph backward: stays a Tensor, never changed in place
+        leaf.grad = Tensor(accumulate(np.array(leaf.grad.data, dtype=leaf.dtype, copy=True), grad))
     else:
-        np.add.at(buffer, grad.index, grad.values)
+        accumulate(leaf.grad, grad)
 
 
 class _GraphContext:
@@ -300,7 +256,8 @@ def _rewire(array, source) -> Tensor:
 
 
 class _TensorAccumulator:
-    """create_graph backward: gradients are Tensors, so every step is itself recorded."""
+    """create_graph backward: gradients are Tensors (rules run on Tensors), so every step is
+    itself recorded; nothing is lazy here."""
 
     anomaly = False
 
@@ -309,30 +266,27 @@ class _TensorAccumulator:
         return _GraphContext(node)
 
     @staticmethod
-    def finish() -> None:
-        """Nothing is deferred: every gradient here is already a recorded Tensor."""
+    def dense(grad, node: Node) -> Tensor:
+        return grad
 
     @staticmethod
-    def norm(grad) -> float:
-        return l2_norm(grad.data)
+    def conformed(grad, shape: tuple, dtype) -> Tensor:
+        return _TensorAccumulator._tensor(grad, shape)
 
     @staticmethod
     def keep(grad) -> Tensor:
         return grad
 
     @staticmethod
-    def _dense(grad, shape):
-        if type(grad) is IndexGrad:  # rules return Tensors here, but be safe
-            from ..ops.shape import scatter
-            return scatter(grad.values, index=grad.index, shape=shape, unique=grad.unique)
-        return grad if isinstance(grad, Tensor) else Tensor(grad)
+    def finish() -> None:
+        """Nothing is deferred: every gradient here is already a recorded Tensor."""
 
-    def to_node(self, node: Node, grad) -> None:
-        grad = _shape_checked(self._dense(grad, node.shape), node.shape)
-        node.grad = grad if node.grad is None else node.grad + grad
+    @staticmethod
+    def _tensor(grad, shape: tuple) -> Tensor:
+        return summed_to(grad if isinstance(grad, Tensor) else Tensor(grad), shape)
 
     def to_leaf(self, leaf: Tensor, grad) -> None:
-        grad = _shape_checked(self._dense(grad, leaf.shape), leaf.shape)
+        grad = self._tensor(grad, leaf.shape)
         if leaf.grad is None:
             leaf.grad = grad
         else:

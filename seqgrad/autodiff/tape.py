@@ -21,13 +21,12 @@ next_sequence_number = itertools.count().__next__
 class _Recording:
     """Global recording switches, read on every op (attribute reads are cheap)."""
 
-    __slots__ = ("grad_enabled", "scope", "anomaly", "grad_norms")
+    __slots__ = ("grad_enabled", "scope", "anomaly")
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.scope: Scope | None = None
         self.anomaly = False
-        self.grad_norms = True  # backward keeps ||dL/d(out)|| on every node, for drawing
 
 
 RECORDING = _Recording()
@@ -159,15 +158,6 @@ def is_grad_enabled() -> bool:
     return RECORDING.grad_enabled
 
 
-def record_grad_norms(enabled: bool = True) -> contextlib.AbstractContextManager[None]:
-    """Whether backward stores each node's gradient norm (`Node.grad_norm`, the drawing's heat).
-
-    On by default; it costs about a microsecond per op, which a long training loop may save
-    with `record_grad_norms(False)` and turn back on for the pass it wants to draw.
-    """
-    return _switched("grad_norms", enabled)
-
-
 def detect_anomaly() -> contextlib.AbstractContextManager[None]:
     """Raise at the first op whose output or gradient is not finite, naming op and scope."""
     return _switched("anomaly", True)
@@ -178,13 +168,13 @@ class Node:
 
     `edges[i]` says where the gradient of input i goes: the `Node` that produced
     it, the leaf `Tensor` itself, or None for a constant. `xs` and `out` are the
-    saved arrays the rule asked for (`in_shapes` when it only needs shapes); they are dropped after backward uses them,
-    while the structure (op, edges, shape, scope) stays for drawing.
+    saved arrays the rule asked for (`in_shapes` when it only needs shapes); they are dropped
+    after backward uses them, while the structure (op, edges, shape, scope, role) stays.
     """
 
     __slots__ = (
         "op", "edges", "xs", "out", "in_shapes", "params", "needs", "shape", "dtype",
-        "scope", "seq", "grad", "grad_owned", "grad_norm", "retained", "freed", "role",
+        "scope", "seq", "grad", "retained", "freed", "role", "guard",
         "__weakref__",
     )
 
@@ -200,12 +190,11 @@ class Node:
         self.dtype = dtype
         self.scope = RECORDING.scope
         self.seq = next_sequence_number()
-        self.grad = None          # gradient being accumulated during backward
-        self.grad_owned = False   # True once `grad` is an array backward may add into
-        self.grad_norm = None     # ||dL/d(out)|| from the last backward through here
+        self.grad = None          # gradient being accumulated during backward (see lazy_grads)
         self.retained = None      # weakref to the output Tensor, after retain_grad()
         self.freed = False
-        self.role = None          # "hidden", "cell", ...: set by the unroller on state outputs
+        self.role = None          # "hidden", "cell", ...: a state's name, set by `mark_state`
+        self.guard = None         # what protects its saved arrays from in-place edits (autodiff/saved.py)
 
     @property
     def name(self) -> str:

@@ -1,14 +1,15 @@
 """Gradient flow through time, read from the recorded graph.
 
 - `hidden_grad_norms(loss)`: ||dL/dh_k|| for every step k of every sequence (layer and
-  direction), from the norms the last `loss.backward()` left on the state nodes. One
-  backward pass, nothing retained by hand: backward records ||dL/d(output)|| on every node.
+  direction), from the norms of the last backward recorded with `seqgrad.viz.record()`
+  (`with viz.record(): loss.backward()`). One backward pass, nothing retained by hand.
 - `jacobian_norms(loss)`: ||dh_T/dh_k||, how much of the last state reaches back to step k,
   from a few extra backward passes (one per state unit) through the retained graph.
 
-Both find the states the way the drawing does: the node the recurrent unroller marked with
-`role == "hidden"` in each time step (any scope with a `step` label), grouped by the name,
-`layer` and `direction` of the scopes around the steps.
+Both find the states the way the drawing does: the node marked with
+`seqgrad.autodiff.mark_state(h, "hidden")` (the recurrent layers do) in each time step (any
+scope with a `step` label), grouped by the name, `layer` and `direction` of the scopes around
+the steps.
 
     dh_T/dh_k = prod_{j=k+1..T} dh_j/dh_{j-1}, for the Elman RNN dh_j/dh_{j-1} = diag(1 - h_j^2) W_hh
 """
@@ -20,32 +21,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..autodiff.tape import Node, Scope
+from ..autodiff.graph import sequence_key, step_scope, walk
+from ..autodiff.tape import Node
 from ..tensor import Tensor
-from ..viz.graph import walk
+from ..viz import recording as recorded
 
-StateKey = tuple  # (name, layer, direction): ("LSTM", 0, "forward"); layer/direction None when unlabelled
-
-
-def _step_scope(scope: Scope | None) -> Scope | None:
-    """The innermost scope with a `step` label on the chain."""
-    while scope is not None and "step" not in scope.labels:
-        scope = scope.parent
-    return scope
-
-
-def _sequence_key(step: Scope) -> StateKey:
-    named = step.parent
-    while named is not None and not named.name:
-        named = named.parent
-    name = named.name if named is not None else step.name
-    return (name, step.get("layer"), step.get("direction"))
+StateKey = tuple  # sequence_key: (name, layer, direction): ("LSTM", 0, "forward"); layer/direction None when unlabelled
 
 
 def state_nodes(roots: Tensor | Sequence[Tensor], role: str = "hidden") -> dict[StateKey, dict[int, Node]]:
     """The node holding each step's state, per sequence: {(name, layer, direction): {step: node}}.
 
-    States are the nodes with `node.role == role` (the recurrent layers and every `Cell` set it);
+    States are the nodes marked with `mark_state(tensor, role)` (the recurrent layers do);
     in a graph with no such node (a loop written by hand), each step scope's last op stands for
     its state. Raises when two runs of one layer claim the same step (rename one layer).
     """
@@ -54,19 +41,19 @@ def state_nodes(roots: Tensor | Sequence[Tensor], role: str = "hidden") -> dict[
     if marked:
         candidates = marked
     else:  # last op of each step scope: later nodes overwrite earlier ones below
-        candidates = [node for node in nodes if _step_scope(node.scope) is not None]
+        candidates = [node for node in nodes if step_scope(node) is not None]
     states: dict[StateKey, dict[int, Node]] = {}
     runs: dict[tuple, int] = {}   # (sequence, step) -> id of the scope around the step that claimed it
     for node in candidates:
-        step_scope = _step_scope(node.scope)
-        if step_scope is None:
+        around = step_scope(node)
+        if around is None:
             continue
-        step = step_scope.labels["step"]
+        step = around.labels["step"]
         if not isinstance(step, (int, np.integer)) or isinstance(step, bool):
             raise TypeError(f"step labels must be integers to index states by step, got {step!r} "
-                            f"in {step_scope.describe()}")
-        key = _sequence_key(step_scope)
-        if runs.setdefault((key, int(step)), id(step_scope.parent)) != id(step_scope.parent):
+                            f"in {around.describe()}")
+        key = sequence_key(around)
+        if runs.setdefault((key, int(step)), id(around.parent)) != id(around.parent):
             raise ValueError(f"two runs of {key[0]} (layer {key[1]}, direction {key[2]}) reach step {step} in one "
                              "graph; give one of the layers another name (layer.name = 'encoder') or measure "
                              "each run on its own")
@@ -87,18 +74,19 @@ def _as_array(by_step: dict[int, float | None]) -> np.ndarray:
 
 
 def hidden_grad_norms(loss: Tensor, role: str = "hidden") -> dict[StateKey, np.ndarray]:
-    """||dL/dh_k|| for every step k, per sequence, after `loss.backward()`.
+    """||dL/dh_k|| for every step k, per sequence, after `with seqgrad.viz.record(): loss.backward()`.
 
     Returns {(name, layer, direction): array}, array[k] the norm at step k over the whole
     batch (NaN for a step the last backward did not reach). For the forward direction the
     distance back in time from the loss at the end is T-1-k; for the backward direction it is k.
     """
     states = state_nodes(loss, role)
-    if all(node.grad_norm is None for by_step in states.values() for node in by_step.values()):
-        raise RuntimeError("no gradients yet: hidden_grad_norms reads the norms that backward leaves on the "
-                           "graph; call loss.backward() first (outside `record_grad_norms(False)`)")
-    return {key: _as_array({step: node.grad_norm for step, node in by_step.items()})
-            for key, by_step in states.items()}
+    norms = {key: {step: recorded.node_grad_norm(node) for step, node in by_step.items()}
+             for key, by_step in states.items()}
+    if all(norm is None for by_step in norms.values() for norm in by_step.values()):
+        raise RuntimeError("no gradients recorded: hidden_grad_norms reads the norms a recorded backward "
+                           "leaves; run it as `with seqgrad.viz.record(): loss.backward()` first")
+    return {key: _as_array(by_step) for key, by_step in norms.items()}
 
 
 def jacobian_norms(loss: Tensor, norm: str = "spectral", role: str = "hidden",
@@ -112,7 +100,7 @@ def jacobian_norms(loss: Tensor, norm: str = "spectral", role: str = "hidden",
     of every batch row at once, which is exact because batch rows never interact in a recurrent
     layer; for a (B, H) state the norm is the one of the block-diagonal (B·H, B·H) Jacobian
     (spectral: the largest over the batch; fro: over all of it). Parameter gradients, node
-    gradient norms and retained gradients are left as they were. NaN marks steps after the target.
+    gradient norms recorded for drawings and retained gradients are left as they were. NaN marks steps after the target.
     """
     if norm not in ("spectral", "fro"):
         raise ValueError(f"norm must be 'spectral' or 'fro', got {norm!r}")
@@ -130,7 +118,7 @@ def jacobian_norms(loss: Tensor, norm: str = "spectral", role: str = "hidden",
     if freed is not None:
         raise RuntimeError(f"jacobian_norms needs the graph's saved values, but a backward pass freed them (at "
                            f"{freed.op.name}); call it before loss.backward(), or use loss.backward(retain_graph=True)")
-    saved_norms = [node.grad_norm for node in graph.nodes]
+    saved_norms = recorded.forget(graph.nodes)
     saved_retained = [node.retained for node in graph.nodes]
     # Tensors that hold a gradient: leaves, and non-leaves the user asked to retain_grad().
     holders = list(graph.leaves) + [owner for owner in (ref() for ref in saved_retained if ref is not None)
@@ -141,8 +129,9 @@ def jacobian_norms(loss: Tensor, norm: str = "spectral", role: str = "hidden",
             holder.grad = None
         return {key: _jacobian_norms_of(states[key], targets[key], norm) for key in states}
     finally:
-        for node, value, retained in zip(graph.nodes, saved_norms, saved_retained):
-            node.grad_norm, node.retained = value, retained
+        recorded.restore(saved_norms)
+        for node, retained in zip(graph.nodes, saved_retained):
+            node.retained = retained
         for holder, grad in zip(holders, saved_grads):
             holder.grad = grad
 

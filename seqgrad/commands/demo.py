@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import random as seqgrad_random
+from ..atomic import check_writable
 from ..autodiff.tape import scope
 from ..cli import UsageError
 from ..data import CharTokenizer, stdlib_corpus, unigram_bits_per_char
@@ -25,7 +26,7 @@ from ..training.lm_checkpoint import save_char_lm
 from ..training.lm_trainer import TrainConfig, bits, train_char_lm
 from ..training.text import split_held_out
 from ..training.threads import limit_blas_threads
-from ._options import non_negative_int, one_line_errors, positive_int
+from ._options import one_line_errors, positive_int, seed
 
 CHECKPOINT = "char_lm.npz"
 LEARNING_CURVE = "learning_curve.png"
@@ -72,7 +73,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help=f"training updates (default: {FULL.steps}; {QUICK.steps} with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="a tiny model on a slice of the text: a few seconds, to check the pipeline")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0 (same seed, same result)")
+    parser.add_argument("--seed", type=seed, default=0, help="default: 0 (same seed, same result)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--eager", action="store_true",
                         help="train with the LSTM run op by op instead of as generated code (to compare speed)")
@@ -92,6 +93,12 @@ def check_output_folder(out: Path) -> None:
     for name in OUTPUTS:
         if (out / name).is_dir():
             raise UsageError(f"--out {out}: {out / name} is a folder; the demo would write a file there")
+    # The folder, or the nearest existing one it would be created in, must take a new file.
+    existing = next(folder for folder in (out, *out.parents) if folder.exists())
+    try:
+        check_writable(existing / CHECKPOINT)
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot write in {existing} ({error.strerror})") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -186,14 +193,15 @@ def unrolled_graph(model: CharLM, tokenizer: CharTokenizer, text: str, steps: in
     """The trained model run over `steps` characters, its loss backpropagated, drawn op by op
     with every node coloured by the size of its gradient (seqgrad.viz)."""
     from ..nn.functional import cross_entropy
-    from ..viz import draw
+    from ..viz import draw, record
 
     ids = _graph_text(tokenizer, text, steps)
     model.eval()
     with scope("CharLM"):
         logits, _ = model(ids[:-1, None])
         loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[1:])
-    loss.backward()
+    with record():  # gradient norms for the drawing's heat
+        loss.backward()
     read, predicted = (tokenizer.decode(part).replace("\n", "\\n") for part in (ids[:-1], ids[1:]))
     drawing = draw(loss, level="op", title=f"The trained LSTM unrolled over {steps} steps: it reads {read!r} "
                                            f"and is scored on predicting {predicted!r}")
@@ -210,6 +218,7 @@ def gradient_flows(model: CharLM, tokenizer: CharTokenizer, text: str, settings:
     """
     from ..bptt.flow import hidden_grad_norms
     from ..nn.functional import cross_entropy
+    from ..viz import record
 
     streams = 16
     ids = tokenizer.encode(text[: streams * (settings.flow_steps + 1)])
@@ -224,7 +233,8 @@ def gradient_flows(model: CharLM, tokenizer: CharTokenizer, text: str, settings:
         network.eval()
         logits, _ = network(ids[:-1])
         loss = cross_entropy(logits[-1], ids[-1])
-        loss.backward()
+        with record():
+            loss.backward()
         flows[label] = hidden_grad_norms(loss)
         network.zero_grad()
     return flows

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._options import check_memory, positive_int, recurrent_memory, seed
+
 EXTENSIONS = (".png", ".svg", ".pdf")
 MODELS = ("tanh RNN", "LSTM", "GRU")
 
@@ -19,11 +21,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "spectral norm ||dh_T/dh_k|| against the distance back in time, the gradient norm of every "
                     "parameter, and the LSTM's gate activations.",
         epilog="example: seqgrad gradflow --steps 100 -o gradflow.png")
-    parser.add_argument("--steps", type=int, default=60, help="sequence length T (default 60)")
-    parser.add_argument("--input-size", type=int, default=8, help="input features per step (default 8)")
-    parser.add_argument("--hidden-size", type=int, default=32, help="hidden units (default 32)")
-    parser.add_argument("--batch", type=int, default=8, help="sequences per batch (default 8)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed for weights and data (default 0)")
+    parser.add_argument("--steps", type=positive_int, default=60, help="sequence length T (default 60)")
+    parser.add_argument("--input-size", type=positive_int, default=8, help="input features per step (default 8)")
+    parser.add_argument("--hidden-size", type=positive_int, default=32, help="hidden units (default 32)")
+    parser.add_argument("--batch", type=positive_int, default=8, help="sequences per batch (default 8)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed for weights and data (default 0)")
     parser.add_argument("-o", "--output", type=Path, default=Path("gradflow.png"),
                         help="figure to write: .png, .svg or .pdf (default gradflow.png)")
     return parser
@@ -51,7 +53,8 @@ def measure(steps: int, input_size: int, hidden_size: int, batch: int, seed: int
         loss = nn.functional.mse_loss(readout(output[-1]), target)
         gates = gate_activations(loss) if label == "LSTM" else None   # read before backward frees them
         jacobians = jacobian_norms(loss, norm="spectral")
-        loss.backward()
+        with sg.viz.record():
+            loss.backward()
         results[label] = {"grads": hidden_grad_norms(loss), "jacobians": jacobians, "module": layer, "gates": gates}
     return results
 
@@ -59,9 +62,15 @@ def measure(steps: int, input_size: int, hidden_size: int, batch: int, seed: int
 def run(args) -> int:
     from seqgrad.cli import UsageError
 
-    for name in ("steps", "input_size", "hidden_size", "batch"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    try:
+        # three float64 models, and a hidden-by-hidden Jacobian for every step
+        check_memory(3 * recurrent_memory(steps=args.steps, batch=args.batch, hidden=args.hidden_size,
+                                          inputs=args.input_size, outputs=1, itemsize=8)
+                     + 16.0 * args.steps * args.hidden_size ** 2,
+                     f"--steps {args.steps} --hidden-size {args.hidden_size} --input-size {args.input_size} "
+                     f"--batch {args.batch}")
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     if args.output.suffix.lower() not in EXTENSIONS:
         raise UsageError(f"cannot tell the format of {str(args.output)!r}: use one of {', '.join(EXTENSIONS)}")
     try:

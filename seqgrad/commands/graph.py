@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._options import check_memory, positive_int, recurrent_memory, seed
+
 CELLS = ("rnn", "lstm", "gru", "bilstm", "bidirectional")
 EXTENSIONS = (".svg", ".png", ".pdf", ".dot", ".gv")
 
@@ -23,7 +25,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="the layer: tanh RNN, LSTM, GRU, or a bidirectional LSTM (bilstm, also spelled "
                              "bidirectional); default lstm")
     parser.add_argument("--bidirectional", action="store_true", help="make any --cell bidirectional")
-    parser.add_argument("--steps", type=int, default=3, help="sequence length T (default 3)")
+    parser.add_argument("--steps", type=positive_int, default=3, help="sequence length T (default 3); more than 64 "
+                        "steps, or more than 2,000 nodes, are elided to the first and last 3 steps")
     parser.add_argument("--level", choices=("op", "cell", "layer"), default="op",
                         help="op: every recorded op; cell: one node per time step; layer: one node per "
                              "layer and direction (default op)")
@@ -31,11 +34,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="run loss.backward() first, so the drawing shows the gradient norms")
     parser.add_argument("--keep", type=int, nargs=2, metavar=("FIRST", "LAST"),
                         help="draw only the first and last few steps and elide the middle into one node")
-    parser.add_argument("--layers", type=int, default=1, help="stacked layers (default 1)")
-    parser.add_argument("--input-size", type=int, default=2, help="input features per step (default 2)")
-    parser.add_argument("--hidden-size", type=int, default=3, help="hidden units (default 3)")
-    parser.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed for weights and data (default 0)")
+    parser.add_argument("--layers", type=positive_int, default=1, help="stacked layers (default 1)")
+    parser.add_argument("--input-size", type=positive_int, default=2, help="input features per step (default 2)")
+    parser.add_argument("--hidden-size", type=positive_int, default=3, help="hidden units (default 3)")
+    parser.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed for weights and data (default 0)")
     parser.add_argument("--no-shapes", action="store_true", help="leave output shapes out of the labels")
     parser.add_argument("--title", help="title printed above the legend")
     parser.add_argument("-o", "--output", type=Path,
@@ -66,27 +69,58 @@ def build_loss(cell: str, steps: int, layers: int = 1, input_size: int = 2, hidd
 
 def run(args) -> int:
     from seqgrad.cli import UsageError
-    from seqgrad.viz import draw, render
+    from seqgrad.viz import DrawingTooLarge, draw, record, render
+    from seqgrad.viz.draw import LONG_SEQUENCE, MAX_NODES, count_nodes
 
-    for name in ("steps", "layers", "input_size", "hidden_size", "batch"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.keep is not None and min(args.keep) < 0:
         raise UsageError(f"--keep FIRST LAST must not be negative, got {args.keep[0]} {args.keep[1]}")
     if args.output is not None and args.output.suffix.lower() not in EXTENSIONS:
         raise UsageError(f"cannot tell the format of {str(args.output)!r}: use one of {', '.join(EXTENSIONS)}")
+    directions = 2 if args.bidirectional or args.cell in ("bilstm", "bidirectional") else 1
+    recorded = 20 * 1024 * args.steps * args.layers * directions   # about 20 recorded ops of 1 KB per step
+    try:
+        check_memory(recurrent_memory(steps=args.steps, batch=args.batch, hidden=args.hidden_size,
+                                      inputs=args.input_size, layers=args.layers, directions=directions, outputs=1)
+                     + recorded, f"--steps {args.steps} --layers {args.layers} --hidden-size {args.hidden_size} "
+                                 f"--input-size {args.input_size} --batch {args.batch}")
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     loss = build_loss(args.cell, args.steps, args.layers, args.input_size, args.hidden_size, args.batch,
                       args.bidirectional, args.seed)
     if args.backward:
-        loss.backward()
-    drawing = draw(loss, level=args.level, steps=tuple(args.keep) if args.keep else None,
-                   shapes=not args.no_shapes, title=args.title)
+        with record():
+            loss.backward()
+    level, keep = args.level, tuple(args.keep) if args.keep else None
+    nodes = count_nodes(loss, level=level, steps=keep)
+    too_long = level != "layer" and args.steps > LONG_SEQUENCE   # Graphviz takes minutes (see docs/VIZ.md)
+    if keep is None and (nodes > MAX_NODES or too_long):
+        level, keep = _elided(loss, level)
+        why = (f"{nodes:,} nodes at --level {args.level} is more than {MAX_NODES:,}" if nodes > MAX_NODES
+               else f"{args.steps} steps is more than Graphviz lays out in reasonable time ({LONG_SEQUENCE})")
+        print(f"seqgrad graph: {why}; drawing the first and last 3 steps at --level {level} and eliding the middle "
+              "(choose with --keep FIRST LAST)", file=sys.stderr)
+    try:
+        drawing = draw(loss, level=level, steps=keep, shapes=not args.no_shapes, title=args.title)
+    except DrawingTooLarge as error:
+        raise UsageError(f"{error} (here: --keep 3 3, --level cell or layer)") from None
     if args.output is None:
         sys.stdout.write(drawing.source)
         return 0
     try:
         render(drawing, args.output)
-    except RuntimeError as error:  # no Graphviz at all: say how to get one
-        raise UsageError(str(error)) from None
+    except RuntimeError as error:  # no Graphviz, or Graphviz failed: one line with its message
+        hint = " (here: --keep FIRST LAST or --level cell)" if "did not finish" in str(error) else ""
+        raise UsageError(f"{error}{hint}") from None
     print(f"wrote {args.output}")
     return 0
+
+
+def _elided(loss, level: str) -> tuple[str, tuple[int, int]]:
+    """The first level, from `level` down to "layer", whose drawing with steps=(3, 3) fits the budget."""
+    from seqgrad.viz.draw import MAX_NODES, count_nodes
+    from seqgrad.viz.graph import LEVELS
+
+    for candidate in LEVELS[LEVELS.index(level):]:
+        if count_nodes(loss, level=candidate, steps=(3, 3)) <= MAX_NODES:
+            return candidate, (3, 3)
+    return "layer", (3, 3)

@@ -6,10 +6,9 @@ import argparse
 from pathlib import Path
 
 from ..cli import UsageError
-from ..errors import CheckpointError
 from ..models.char_lm import sample
 from ..training.lm_checkpoint import load_char_lm
-from ._options import non_negative_float, non_negative_int, one_line_errors
+from ._options import check_memory, non_negative_float, non_negative_int, one_line_errors, seed
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -24,14 +23,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="below 1: safer, more repetitive; above 1: more varied; 0: always the most "
                              "likely character (default: 0.8)")
     parser.add_argument("--prompt", default="", help="text the model reads first (default: a line break)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the draw (default: 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the draw (default: 0)")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     try:
+        # the drawn ids (8 bytes each) and the text (up to 4 bytes each), twice over while decoding
+        check_memory(24.0 * args.length, f"--length {args.length}")
         model, tokenizer, _ = load_char_lm(args.checkpoint)
-    except CheckpointError as error:
+    except ValueError as error:   # CheckpointError included
         raise UsageError(str(error)) from None
     unknown = sorted({character for character in args.prompt if character not in tokenizer.vocab})
     if unknown:

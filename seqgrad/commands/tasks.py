@@ -5,10 +5,28 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from ..cli import UsageError
-from ..training.task_trainer import CELLS, TASK_BUILDERS, build_task, check_cell_for_task, train_task
+from ..training.divergence import diverged_message
+from ..training.task_trainer import (
+    CELLS,
+    TASK_BUILDERS,
+    build_task,
+    check_cell_for_task,
+    task_divergence,
+    train_task,
+)
 from ..training.threads import limit_blas_threads
-from ._options import non_negative_float, one_line_errors, positive_float, positive_int
+from ._options import (
+    check_memory,
+    non_negative_float,
+    one_line_errors,
+    positive_float,
+    positive_int,
+    recurrent_memory,
+    seed,
+)
 
 DESCRIPTION = """\
 Train on a generated task with a known memory span and report the test metric next to
@@ -49,7 +67,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="gradient-norm clipping; 0 turns it off (default: 1.0)")
     parser.add_argument("--bptt", type=positive_int, default=None, help="truncation window (copy, echo only)")
     parser.add_argument("--eval-every", type=positive_int, default=100, help="test every N steps (default: 100)")
-    parser.add_argument("--seed", type=int, default=0, help="default: 0")
+    parser.add_argument("--seed", type=seed, default=0, help="default: 0")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--eager", action="store_true",
                         help="run the recurrent layers op by op instead of as generated code (to compare)")
@@ -63,18 +81,29 @@ def run(args: argparse.Namespace) -> int:
         if args.bptt is not None and not task.truncatable:
             raise ValueError(f"--bptt needs a target at every step, and {args.task} "
                              + ("has one target per sequence" if args.task == "adding" else "has variable lengths"))
+        # The longest sequence is at most three times the span (echo); the test set has 512 sequences.
+        check_memory(recurrent_memory(steps=3 * task.span + 16, batch=max(args.batch, 512), hidden=args.hidden,
+                                      inputs=task.input_size, outputs=task.output_size,
+                                      directions=2 if args.cell == "bilstm" else 1),
+                     f"--task {args.task}" + (f" -T {args.length}" if args.length else "")
+                     + f" --hidden {args.hidden} --batch {args.batch}")
     except ValueError as error:
         raise UsageError(str(error)) from None
     steps = args.steps or DEFAULT_STEPS[args.task]
     limit_blas_threads(1)  # see seqgrad/training/threads.py: robust on a shared machine
     print(f"{task.description}: {args.cell.upper()} with {args.hidden} hidden units, {steps} batches of "
           f"{args.batch}" + (f", truncated BPTT k={args.bptt}" if args.bptt else ", full BPTT"))
-    try:
-        result, _ = train_task(task, args.cell, steps, args.hidden, args.batch, args.lr, args.clip or None,
-                               args.seed, args.bptt, eval_every=args.eval_every, progress=not args.no_progress,
-                               eager=args.eager)
-    except FloatingPointError as error:
-        raise UsageError(f"training diverged ({error}); lower --lr or set --clip") from None
+    # A diverging run overflows everywhere: it is detected and reported below, not warned about op by op.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            result, model = train_task(task, args.cell, steps, args.hidden, args.batch, args.lr, args.clip or None,
+                                       args.seed, args.bptt, eval_every=args.eval_every, progress=not args.no_progress,
+                                       eager=args.eager)
+        except FloatingPointError as error:
+            raise ValueError(diverged_message(str(error), args.lr, args.clip or None)) from None
+    reason = task_divergence(result, model)
+    if reason is not None:
+        raise ValueError(diverged_message(reason, args.lr, args.clip or None))
     verdict = "beats" if result.beats_baseline else "does NOT beat"
     print(f"test {result.metric}: {result.value:.4f} vs {result.baseline:.4f} for {result.baseline_label}: "
           f"{verdict} the baseline ({result.steps} steps, {result.seconds:.1f} s)")

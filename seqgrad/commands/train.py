@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
+
+import numpy as np
 
 from .. import random as seqgrad_random
 from ..cli import UsageError
 from ..data import CharTokenizer, stdlib_corpus, unigram_bits_per_char
 from ..models.char_lm import BIDIRECTIONAL_LM_MESSAGE, CharLM
+from ..training.divergence import diverged_message
+from ..training.interrupt import StopRequest
 from ..training.lm_checkpoint import is_char_lm_checkpoint, save_char_lm
-from ..training.lm_trainer import TrainConfig, bits, check_corpus_size, train_char_lm
+from ..training.lm_trainer import TrainConfig, bits, check_corpus_size, train_char_lm, training_divergence
 from ..training.text import read_text_file, split_held_out
 from ..training.threads import limit_blas_threads
 from ._options import (
+    check_memory,
     fraction,
     non_negative_float,
     one_line_errors,
     positive_float,
     positive_int,
     probability,
+    recurrent_memory,
+    seed,
     writable_file,
 )
 
@@ -33,6 +41,10 @@ per character next to the unigram baseline (the entropy of the character frequen
 --cell bilstm is refused: a bidirectional layer's backward direction has already read the
 character it is asked to predict, so it cannot model language left to right. See
 `seqgrad tasks --cell bilstm` for a task where a bidirectional encoder fits.
+
+Ctrl-C stops after the current update and saves the model trained so far to --checkpoint
+(exit status 130); a second Ctrl-C aborts at once. A run that diverges (a loss or weight that is
+not finite, or a held-out loss ending far above where it started) saves nothing and exits 1.
 """
 
 
@@ -67,7 +79,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                           help="clip the gradient norm to this; 0 turns clipping off (default: 1.0)")
     training.add_argument("--valid-fraction", type=fraction, default=0.05,
                           help="share of the text held out for evaluation (default: 0.05)")
-    training.add_argument("--seed", type=int, default=0, help="seed of weights, dropout and data order (default: 0)")
+    training.add_argument("--seed", type=seed, default=0, help="seed of weights, dropout and data order (default: 0)")
     training.add_argument("--no-progress", action="store_true", help="no progress bar")
     training.add_argument("--eager", action="store_true",
                           help="run the recurrent layers op by op instead of as generated code (to compare)")
@@ -82,10 +94,10 @@ def load_training_text(path: Path | None, max_chars: int | None, seed: int = 0) 
     if path is None:
         return stdlib_corpus(max_chars, seed=seed), "the embedded corpus (Python standard-library docstrings)"
     try:
-        text = read_text_file(path)
+        text = read_text_file(path, max_chars)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    return (text[:max_chars] if max_chars else text), str(path)
+    return text, str(path)
 
 
 def check_checkpoint_target(path: Path) -> None:
@@ -106,6 +118,13 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(steps=args.steps, batch_size=args.batch, seq_len=args.seq_len, bptt=args.bptt, lr=args.lr,
                          clip=args.clip or None, seed=args.seed, eval_every=max(args.steps // 5, 1))
     check_checkpoint_target(args.checkpoint)
+    try:
+        check_memory(recurrent_memory(steps=config.window, batch=args.batch, hidden=args.hidden, inputs=args.embedding,
+                                      layers=args.layers, outputs=256) + 4.0 * 256 * args.embedding,
+                     f"--hidden {args.hidden} --embedding {args.embedding} --layers {args.layers} --batch {args.batch} "
+                     f"--seq-len {config.window}")
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     text, source = load_training_text(args.text, args.max_chars, seed=args.seed)
     try:
         train_text, valid_text = split_held_out(text, args.valid_fraction)
@@ -127,16 +146,27 @@ def run(args: argparse.Namespace) -> int:
     print(f"model: {args.cell.upper()} {args.layers}×{args.hidden}, embedding {args.embedding}, "
           f"{model.num_parameters():,} parameters; {config.steps} updates of {config.window} steps × "
           f"{config.batch_size} streams, clip {config.clip}, lr {config.lr}")
-    try:
-        history = train_char_lm(model, train_ids, config, valid_ids=valid_ids, progress=not args.no_progress,
-                                eager=args.eager)
-    except FloatingPointError as error:
-        raise UsageError(f"training diverged ({error}); lower --lr or set --clip") from None
+    # A diverging run overflows everywhere: it is detected and reported below, not warned about op by op.
+    with StopRequest() as stop, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            history = train_char_lm(model, train_ids, config, valid_ids=valid_ids, progress=not args.no_progress,
+                                    stop=lambda: stop.requested, eager=args.eager)
+        except FloatingPointError as error:
+            raise ValueError(diverged_message(str(error), config.lr, config.clip)) from None
+        reason = training_divergence(model, history, baseline * math.log(2.0))
+    if reason is not None:
+        raise ValueError(diverged_message(reason, config.lr, config.clip)
+                         + f"; nothing was saved to {args.checkpoint}")
+    info = {"source": source, "steps": history.steps, "unigram_bits_per_char": baseline, "train": {**vars(config)},
+            "seconds": round(history.seconds, 1)}
+    if history.interrupted:
+        info["interrupted"] = True
+        save_char_lm(args.checkpoint, model, tokenizer, info)
+        print(f"seqgrad train: interrupted after {history.steps} of {config.steps} updates; the model trained so far "
+              f"is saved to {args.checkpoint}", file=sys.stderr)
+        return 130
     final = bits(history.eval_losses[-1])
-    if not math.isfinite(final):
-        raise UsageError("training diverged (the held-out loss is not finite); lower --lr or set --clip")
-    info = {"source": source, "steps": history.steps, "held_out_bits_per_char": final,
-            "unigram_bits_per_char": baseline, "train": {**vars(config)}, "seconds": round(history.seconds, 1)}
+    info["held_out_bits_per_char"] = final
     save_char_lm(args.checkpoint, model, tokenizer, info)
     print(f"held-out: {final:.3f} bits per character vs {baseline:.3f} for the unigram baseline "
           f"({history.seconds:.0f} s, {history.characters:,} characters seen)")

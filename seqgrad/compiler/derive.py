@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ops.dual import sum_to_shape
+from ..autodiff.lazy_grads import sum_to_shape
 from .program import Const, Equation, StepProgram, Var
 from .trace import _DATA, _Recorder, _TracedTensor, recording
 

@@ -9,6 +9,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..autodiff.graph import mark_state
 from ..autodiff.tape import RECORDING
 from ..nn.functional import dropout_mask
 from ..nn.module import Module
@@ -139,8 +140,7 @@ def run_direction(layer: Recurrent, index: int, inputs: Tensor, state: tuple, va
         finals = tuple(packed[split + k * batch * hidden: split + (k + 1) * batch * hidden].reshape(batch, hidden)
                        for k in range(states))
     for role, value in zip(cell.state_names, finals):
-        if value.node is not None:
-            value.node.role = role
+        mark_state(value, role)
     return outputs, finals
 
 

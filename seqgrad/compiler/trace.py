@@ -29,7 +29,7 @@ from .program import Const, Equation, StepProgram, Var
 
 primitive_module = sys.modules["seqgrad.ops.primitive"]
 tensor_module = sys.modules["seqgrad.tensor"]
-_DATA = Tensor.__dict__["data"]  # the slot behind Tensor.data
+_DATA = Tensor.__dict__["_data"]  # the slot behind Tensor.data
 _ORIGINAL_APPLY = primitive_module.apply
 RESERVED = frozenset({"np", "t", "k", "steps", "batch", "buffers", "saved", "grads", "kernels", "constants", "x_all",
                       "self", "out", "order"}) | set(dir(__builtins__) if isinstance(__builtins__, dict) else

@@ -8,6 +8,7 @@ from seqgrad's generator, which `seqgrad.manual_seed` resets.
 
 from .batching import IGNORE_INDEX, Batch, LanguageModelBatches, batches, char_lm_batches, pad_sequences
 from .corpus import STDLIB_CORPUS_MODULES, stdlib_corpus, unigram_bits_per_char
+from .dates import DATE_FORMATS, dates_task, format_date
 from .encoding import one_hot
 from .errors import DataFileError, NotFittedError
 from .reber import (
@@ -22,6 +23,7 @@ from .scalers import MinMaxScaler, StandardScaler
 from .series import mackey_glass, sine_series
 from .tasks import adding_problem, copy_task
 from .tokenizers import CharTokenizer, WordTokenizer
+from .translation import TranslationTask, UnencodableTextError, reversal_task, sorting_task
 from .vocab import Vocabulary
 from .windows import sliding_windows
 
@@ -32,4 +34,6 @@ __all__ = [
     "adding_problem", "copy_task", "sine_series", "mackey_glass",
     "REBER_ALPHABET", "reber_strings", "reber_accepts", "reber_next_symbols", "reber_next_symbol_mask",
     "reber_encode", "stdlib_corpus", "unigram_bits_per_char", "STDLIB_CORPUS_MODULES",
+    "TranslationTask", "UnencodableTextError", "dates_task", "reversal_task", "sorting_task", "DATE_FORMATS",
+    "format_date",
 ]

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,23 @@ from ..atomic import write_atomically
 from .errors import DataFileError
 
 FORMAT_VERSION = 1
+MAX_DEPTH = 64   # nesting of arrays and objects a seqgrad JSON file may have (ours use 3)
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def loads_bounded(text: str, max_depth: int = MAX_DEPTH):
+    """json.loads(text), refusing first (ValueError) a document nested deeper than `max_depth`:
+    the parser recurses once per level, so a hostile file would otherwise raise RecursionError."""
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        token = match.group()   # a whole string literal (skipped), or one bracket
+        if token in "[{":
+            depth += 1
+            if depth > max_depth:
+                raise ValueError(f"JSON nested more than {max_depth} levels deep (at character {match.start()})")
+        elif token in "]}":
+            depth -= 1
+    return json.loads(text)
 
 
 def write_json_atomic(path: str | os.PathLike, payload: dict[str, Any]) -> None:
@@ -30,10 +48,12 @@ def read_json_payload(path: str | os.PathLike, expected_format: str) -> dict[str
         raise DataFileError(f"{source}: expected a UTF-8 JSON {expected_format} file, got undecodable bytes "
                             f"({error})") from None
     try:
-        payload = json.loads(text)
+        payload = loads_bounded(text)
     except json.JSONDecodeError as error:
         raise DataFileError(f"{source}: expected a JSON {expected_format} file, got invalid JSON "
                             f"({error.msg} at line {error.lineno} column {error.colno})") from None
+    except ValueError as error:
+        raise DataFileError(f"{source}: expected a JSON {expected_format} file, got {error}") from None
     if not isinstance(payload, dict):
         raise DataFileError(f"{source}: expected a JSON object holding a {expected_format}, "
                             f"got a JSON {type(payload).__name__}")

@@ -1,6 +1,6 @@
 """Checkpoints and weight exchange with PyTorch."""
 
 from .checkpoint import load, save
-from .torch_weights import from_torch, load_torch_state_dict, to_torch
+from .torch_weights import from_torch, to_torch
 
-__all__ = ["save", "load", "from_torch", "to_torch", "load_torch_state_dict"]
+__all__ = ["save", "load", "from_torch", "to_torch"]

@@ -113,12 +113,24 @@ def sample(model: CharLM, tokenizer: CharTokenizer, prompt: str = "", length: in
 
 
 def _draw(logits: np.ndarray, temperature: float, generator: np.random.Generator) -> int:
-    """One id from softmax(logits / temperature), never padding or unknown."""
-    logits = logits.copy()
+    """One id from softmax(logits / temperature), never padding or unknown.
+
+    Computed as exp((logits - max) / temperature), which cannot overflow: a temperature so small
+    that the division overflows (1e-320), or infinite logits, give the limit of the distribution
+    (the most likely ids, equally); NaN logits raise ValueError.
+    """
+    logits = logits.astype(np.float64, copy=True)
     logits[[PAD_ID, UNK_ID]] = -np.inf
-    if temperature == 0.0:
-        return int(np.argmax(logits))
-    scaled = logits / temperature
-    probabilities = np.exp(scaled - scaled.max())
+    if np.isnan(logits).any():
+        raise ValueError("sample: the model's logits are NaN (its weights are not finite); it cannot be sampled")
+    top = logits.max()
+    if top == -np.inf:
+        raise ValueError("sample: every character has probability 0 (all logits are -inf)")
+    if temperature == 0.0 or top == np.inf:
+        best = np.flatnonzero(logits == top)
+        return int(best[0]) if temperature == 0.0 else int(generator.choice(best))
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        scaled = (logits - top) / temperature   # <= 0; the most likely ids are exactly 0
+    probabilities = np.exp(scaled)
     probabilities /= probabilities.sum()
     return int(generator.choice(probabilities.size, p=probabilities))

@@ -1,6 +1,7 @@
 """Modules: layers, cells, sequence layers and losses, all built from primitive ops."""
 
 from . import functional, init, utils, zoo
+from .attention import AdditiveAttention, Attention, AttentionMemory, DotProductAttention
 from .cells import Cell, GatedCell, GRUCell, LSTMCell, RNNCell
 from .layers import Dropout, Embedding, LayerNorm, Linear, Sequential
 from .losses import CrossEntropyLoss, MSELoss, NLLLoss
@@ -12,4 +13,5 @@ __all__ = [
     "Sequential",
     "CrossEntropyLoss", "MSELoss", "NLLLoss",
     "Cell", "GatedCell", "RNNCell", "LSTMCell", "GRUCell", "Recurrent", "RNN", "LSTM", "GRU",
+    "Attention", "AttentionMemory", "AdditiveAttention", "DotProductAttention",
 ]

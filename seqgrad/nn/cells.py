@@ -19,7 +19,8 @@ Optional: `project_inputs(inputs)` maps all steps (T, B, D) at once before the l
 (one big matmul instead of T small ones); `step` then receives its row. A cell that
 declares `masks_recurrent = True` takes `step(x, state, recurrent_mask=None)` and applies
 recurrent dropout itself; otherwise the unroller multiplies the incoming hidden state by
-the mask. The declaration is checked against `step`'s signature when the class is made.
+the mask. Undeclared, it follows `step`'s own signature; declared, it is checked against it when
+the class is made.
 """
 
 from __future__ import annotations
@@ -56,7 +57,11 @@ class Cell(Module):
         if cls.step is Cell.step:  # an abstract base (GatedCell): its subclasses define step
             return
         takes_mask = "recurrent_mask" in inspect.signature(cls.step).parameters
-        if takes_mask != bool(cls.masks_recurrent):
+        if "masks_recurrent" not in cls.__dict__:
+            # Undeclared: the class's step says it (a subclass that redefines step without the mask
+            # does not inherit its parent's True).
+            cls.masks_recurrent = takes_mask
+        elif takes_mask != bool(cls.masks_recurrent):
             raise TypeError(
                 f"{cls.__name__}: masks_recurrent = {cls.masks_recurrent} but step() "
                 f"{'takes' if takes_mask else 'does not take'} recurrent_mask=; declare "

@@ -182,6 +182,31 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     return x * dropout_mask(x.shape, p, x.dtype)
 
 
+def masked_softmax(scores: Tensor, mask, axis: int = -1) -> Tensor:
+    """Softmax over `axis` of the positions where `mask` holds; the others get exactly zero
+    weight and exactly zero gradient. scores (..., T); mask: booleans broadcastable to scores,
+    with at least one True along `axis` in every row.
+
+        w_t = m_t exp(s_t) / Σ_u m_u exp(s_u)
+
+    Masked scores are replaced (by `where`, whose vjp sends them nothing) with the dtype's
+    lowest finite value, whose exp underflows to exactly 0 (finite, so detect_anomaly stays quiet).
+    """
+    mask = np.asarray(data(mask), dtype=bool)
+    try:
+        mask = np.broadcast_to(mask, scores.shape)
+    except ValueError:
+        raise ShapeError(f"masked_softmax: mask of shape {mask.shape} does not broadcast to scores "
+                         f"{scores.shape}") from None
+    if mask.all():
+        return ops.softmax(scores, axis=axis)
+    if not mask.any(axis=axis).all():
+        raise ValueError(f"masked_softmax: every row needs at least one unmasked position along axis {axis}; "
+                         f"mask of shape {mask.shape} has a row with none")
+    lowest = np.asarray(np.finfo(scores.dtype).min, dtype=scores.dtype)
+    return ops.softmax(ops.where(mask, scores, lowest), axis=axis)
+
+
 def layer_norm(x: Tensor, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """(x - mean) / sqrt(var + eps) · weight + bias over the last len(normalized_shape) axes
     (biased variance, as PyTorch and Ba et al. 2016). x: (..., *normalized_shape)."""

@@ -166,7 +166,11 @@ class Module:
             elif array.shape != param.shape:
                 problems.append(f"{name}: expected shape {param.shape}, got {array.shape}")
             else:
-                updates[name] = array
+                overflow = cast_overflow(array, param.dtype)
+                if overflow is not None:
+                    problems.append(f"{name}: {overflow}")
+                else:
+                    updates[name] = array
         if problems:
             raise StateDictError(f"load_state_dict into {type(self).__name__} failed; nothing was loaded:\n  "
                            + "\n  ".join(problems))
@@ -190,6 +194,20 @@ class Module:
         if len(lines) > 1 or self._modules:
             lines.append(f"Total: {self.num_parameters():,} parameters")
         return "\n".join(lines)
+
+
+def cast_overflow(array: np.ndarray, dtype: np.dtype) -> str | None:
+    """Why casting `array` to the parameter dtype `dtype` would turn finite values into inf, or None."""
+    if array.dtype.kind != "f" or np.dtype(dtype).itemsize >= array.dtype.itemsize or array.size == 0:
+        return None
+    largest = np.finfo(dtype).max
+    finite = np.isfinite(array)
+    too_big = finite & (np.abs(array) > largest)
+    if not too_big.any():
+        return None
+    index = tuple(int(i) for i in np.argwhere(too_big)[0])
+    return (f"value {array[index]:.4g} at index {index} does not fit {np.dtype(dtype)} (largest {largest:.4g}); "
+            "it would become inf")
 
 
 def as_numpy(value):

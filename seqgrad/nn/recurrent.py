@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from .. import ops
+from ..autodiff.graph import mark_state
 from ..autodiff.tape import gc_paused, scope
 from ..errors import ShapeError
 from ..tensor import Tensor
@@ -189,7 +190,7 @@ class Recurrent(Module):
                     output = output * keep.astype(output.dtype)
                 for role, value in zip(cell.state_names, new_state):
                     if value.node is not None:
-                        value.node.role = role
+                        mark_state(value, role)
                 state = tuple(new_state)
             outputs[t] = output
         return ops.stack(outputs, axis=0), state
@@ -211,8 +212,11 @@ class Recurrent(Module):
             return
         expected = first.dtype
         if value.dtype != expected:
-            raise TypeError(f"{self.name}: {what} is {value.dtype} but the layer's parameters are {expected}; "
-                            f"cast the input (.astype) or the layer (.to({value.dtype}))")
+            if value.dtype.kind != "f":   # a layer cannot become int: only the input can be cast
+                hint = f"give the input as {expected} (a numpy array: x.astype(np.{expected}))"
+            else:
+                hint = f"cast the input (x.astype(np.{expected})) or the layer (.to(np.{value.dtype}))"
+            raise TypeError(f"{self.name}: {what} is {value.dtype} but the layer's parameters are {expected}; {hint}")
 
     def _initial_states(self, hx, batch: int, dtype, unbatched: bool) -> list[tuple]:
         """One state tuple per (layer, direction), from hx or zeros; shapes checked first."""

@@ -32,8 +32,8 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, erro
     Returns the total norm before clipping. A non-finite total is never applied silently:
     it raises with `error_if_nonfinite`, and otherwise leaves the gradients unchanged.
     """
-    if max_norm <= 0:
-        raise ValueError(f"max_norm must be positive, got {max_norm}")
+    if not max_norm > 0:   # also refuses nan, which every comparison would let through
+        raise ValueError(f"clip_grad_norm_: max_norm must be a positive number, got {max_norm}")
     grads = _grads(parameters)
     if not grads:
         return 0.0
@@ -52,7 +52,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, erro
 
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
     """Clamp every gradient element to [-clip_value, clip_value]."""
-    if clip_value <= 0:
-        raise ValueError(f"clip_value must be positive, got {clip_value}")
+    if not clip_value > 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be a positive number, got {clip_value}")
     for g in _grads(parameters):
         np.clip(g, -clip_value, clip_value, out=g)

@@ -18,25 +18,6 @@ def expand(value, shape: tuple):
     return np.broadcast_to(value, shape)
 
 
-def sum_to_shape(grad, shape: tuple):
-    """Sum `grad` over the axes broadcasting added, so it has `shape` again.
-
-    Only broadcast axes are summed (leading extra axes, and axes of size 1 in `shape`);
-    any other mismatch is returned unchanged for the caller to report, never reshaped.
-    """
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra < 0:
-        return grad
-    if extra:
-        grad = grad.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, size in enumerate(shape) if size == 1 and grad.shape[i] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad
-
-
 def kept_shape(shape: tuple, axis) -> tuple:
     """The shape a reduction over `axis` has with keepdims=True."""
     if axis is None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..autodiff.saved import lock_user_arrays
 from ..autodiff.tape import RECORDING, Node, describe_scope
 from ..dtypes import get_default_dtype
 from ..errors import ShapeError
@@ -112,37 +113,6 @@ def _signature(forward: Callable) -> tuple[int, tuple[str, ...]]:
     return arity, tuple(p.name for p in parameters if p.kind is p.KEYWORD_ONLY)
 
 
-class IndexGrad:
-    """A gradient that is nonzero only at `index` of an input: added in place, never
-    materialised as a dense array per use, so slicing T steps stays linear in T."""
-
-    __slots__ = ("index", "values", "unique")
-
-    def __init__(self, index, values, unique: bool):
-        self.index = index
-        self.values = values
-        self.unique = unique  # no repeated positions: `buffer[index] += values` is exact
-
-
-class ProductGrad:
-    """A weight gradient `leftᵀ @ right`, rows being samples (batch × time).
-
-    A weight shared by T steps gets T of these; the engine sums the ones reaching a leaf as
-    one large product after the backward walk instead of T small ones (the same arithmetic,
-    but BLAS runs a tall product several times faster than many short ones)."""
-
-    __slots__ = ("left", "right")
-
-    def __init__(self, left, right):
-        self.left = left
-        self.right = right
-
-    def dense(self):
-        return self.left.T @ self.right
-
-
-
-
 def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
     """Run `op` forward and, if any input requires grad, record a Node on the tape.
 
@@ -150,13 +120,23 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
     the inputs, and the recording work only when something requires grad.
     """
     arrays, edges, needs = [], [], []
+    user_arrays = False  # a leaf's or a constant's array among the inputs (autodiff/saved.py)
     for value in inputs:
         if isinstance(value, Tensor):
-            arrays.append(value.data)
-            edges.append(value.node or value)
+            arrays.append(value._data)
+            node = value.node
+            if node is None:
+                user_arrays = True
+                edges.append(value)
+            else:
+                edges.append(node)
             needs.append(value.requires_grad)
         else:
-            arrays.append(value if type(value) in _PLAIN_OPERANDS else as_operand(value, op.name))
+            if type(value) is not np.ndarray:
+                value = value if type(value) in _PLAIN_OPERANDS else as_operand(value, op.name)
+            else:
+                user_arrays = True
+            arrays.append(value)
             edges.append(None)
             needs.append(False)
     requires_grad = True in needs
@@ -176,23 +156,22 @@ def apply(op: Primitive, inputs: tuple, params: dict) -> Tensor:
     if RECORDING.anomaly:
         check_finite(out, f"{op.name} produced a non-finite output")
     if not (requires_grad and RECORDING.grad_enabled):
-        result = Tensor.wrap(out)
-        for value in inputs:  # a reshape or split of a detached state still comes from a cut (drawn)
-            if isinstance(value, Tensor) and value.detached_from is not None:
-                result.detached_from = value.detached_from
-                break
-        return result
-    return Tensor.wrap(out, requires_grad=True, node=Node(
+        return Tensor.wrap(out)
+    saved = _saved_inputs(op.save_inputs, arrays, needs)
+    node = Node(
         op,
         tuple(edges),
-        _saved_inputs(op.save_inputs, arrays, needs),
+        saved,
         out if op.save_output else None,
         tuple([array.shape if type(array) is np.ndarray else np.shape(array) for array in arrays])
         if op.save_shapes else None,
         params or NO_PARAMS,
         tuple(needs),
         out.shape, out.dtype,
-    ))
+    )
+    if user_arrays and saved is not None:  # lock them, so an in-place edit cannot go unseen
+        node.guard = lock_user_arrays(saved, node.edges)
+    return Tensor.wrap(out, requires_grad=True, node=node)
 
 
 def _saved_inputs(which, arrays: list, needs: list) -> tuple | None:

@@ -7,10 +7,11 @@ taking every step of a (T, B, D) tensor costs O(T·B·D) in backward, not O(T²�
 
 import numpy as np
 
+from ..autodiff.lazy_grads import IndexGrad
 from ..autodiff.tape import RECORDING, describe_scope
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .primitive import IndexGrad, data, primitive
+from .primitive import data, primitive
 
 
 def _reshape_forward(x, *, shape):

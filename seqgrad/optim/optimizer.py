@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..errors import StateDictError
+from ..nn.module import cast_overflow
 from ..tensor import Tensor
 
 
@@ -121,9 +122,13 @@ class Optimizer:
                     problems.append(f"unexpected state {key} (a {type(self).__name__} keeps {kept})")
                 elif array.shape != expected:
                     problems.append(f"{key}: expected shape {expected}, got {array.shape}")
+                elif name in self.scalar_state:
+                    state.setdefault(id(param), {})[name] = array.item()
                 else:
-                    state.setdefault(id(param), {})[name] = array.item() if name in self.scalar_state else \
-                        array.astype(param.dtype)
+                    overflow = cast_overflow(array, param.dtype)
+                    if overflow is not None:
+                        problems.append(f"{key}: {overflow}")
+                    state.setdefault(id(param), {})[name] = array if overflow else array.astype(param.dtype)
             else:
                 problems.append(f"unexpected key {key}")
         for position, param in enumerate(params):

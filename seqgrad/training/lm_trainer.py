@@ -18,6 +18,7 @@ from ..data.batching import char_lm_batches
 from ..models.char_lm import CharLM
 from ..nn.functional import cross_entropy
 from ..optim import Adam, CosineAnnealingLR
+from .divergence import divergence
 
 LN2 = math.log(2.0)
 
@@ -79,6 +80,7 @@ class TrainHistory:
     characters: int = 0
     seconds: float = 0.0  # wall time, for the report only: nothing computed depends on it
     eval_seconds: float = 0.0  # the part of `seconds` spent measuring held-out loss
+    interrupted: bool = False  # stopped early by `stop` (Ctrl-C)
 
     @property
     def characters_per_second(self) -> float:
@@ -106,7 +108,7 @@ def check_corpus_size(train_ids: np.ndarray, batch_size: int, seq_len: int, wher
 
 def train_char_lm(model: CharLM, train_ids: np.ndarray, config: TrainConfig, valid_ids: np.ndarray | None = None,
                   progress: bool = True, on_eval: Callable[[int, float], None] | None = None,
-                  eager: bool = False) -> TrainHistory:
+                  eager: bool = False, stop: Callable[[], bool] | None = None) -> TrainHistory:
     """Train `model` in place on the id array `train_ids` (1-D ints) for `config.steps` updates.
 
     Each update: forward over one window (bptt, batch) from the state the previous window left
@@ -115,6 +117,9 @@ def train_char_lm(model: CharLM, train_ids: np.ndarray, config: TrainConfig, val
     restart, each epoch at a different seeded offset, with a fresh zero state. With `valid_ids`
     the held-out loss is measured every `eval_every` updates and at the end. The recurrent layers
     run compiled (seqgrad.compile: generated forward and BPTT) unless `eager`.
+
+    Training stops early, after a whole update, when `stop()` turns true (history.interrupted;
+    no final evaluation) or when the loss is not finite (see `training_divergence`).
     """
     config.check()
     train_ids = np.asarray(train_ids)
@@ -129,9 +134,10 @@ def train_char_lm(model: CharLM, train_ids: np.ndarray, config: TrainConfig, val
     started = time.perf_counter()
     model.train()
     forward = (model if eager else compile(model)).__call__
+    done = False
     try:
         epoch = 0
-        while history.steps < config.steps:
+        while not done:
             offset = 0 if epoch == 0 else int(offsets.integers(0, config.seq_len))
             batches = char_lm_batches(train_ids, config.batch_size, config.seq_len, offset=offset, drop_last=True)
             state = None
@@ -153,20 +159,34 @@ def train_char_lm(model: CharLM, train_ids: np.ndarray, config: TrainConfig, val
                     bar.set_postfix({"loss": f"{smoothed:.3f}", "bpc": f"{bits(smoothed):.3f}"}, refresh=False)
                     bar.update(1)
                     step = history.steps
-                    if valid_ids is not None and config.eval_every and step % config.eval_every == 0 \
+                    if stop is not None and stop():
+                        history.interrupted = done = True
+                    elif not math.isfinite(result.loss):
+                        done = True   # diverged: nothing more to learn
+                    elif valid_ids is not None and config.eval_every and step % config.eval_every == 0 \
                             and step < config.steps:
                         _record_eval(model, valid_ids, config, history, step, on_eval)
-                    if step >= config.steps:
+                    done = done or step >= config.steps
+                    if done:
                         break
-                if history.steps >= config.steps:
+                if done:
                     break
             epoch += 1
     finally:
         bar.close()
-    if valid_ids is not None:
+    if valid_ids is not None and not history.interrupted:
         _record_eval(model, valid_ids, config, history, history.steps, on_eval)
     history.seconds = time.perf_counter() - started
     return history
+
+
+def training_divergence(model: CharLM, history: TrainHistory, baseline_nats: float | None = None) -> str | None:
+    """Why this run diverged (seqgrad.training.divergence), or None: a non-finite loss or parameter, or a
+    final held-out loss more than twice the higher of the first training loss and `baseline_nats`."""
+    final = history.eval_losses[-1] if history.eval_losses else None
+    starts = [value for value in (history.losses[:1] + [baseline_nats]) if value is not None and math.isfinite(value)]
+    return divergence(history.losses, model.named_parameters(), final, max(starts) if starts else None,
+                      final_label="held-out loss (nats per character)")
 
 
 def _record_eval(model, valid_ids, config, history, step, on_eval) -> None:

@@ -37,6 +37,7 @@ from ..nn.functional import cross_entropy, mse_loss
 from ..nn.utils import clip_grad_norm_
 from ..optim import Adam
 from ..tensor import Tensor
+from .divergence import divergence
 
 CELLS = ("rnn", "lstm", "gru", "bilstm")
 
@@ -289,6 +290,21 @@ def evaluate_task(model: SequenceModel, task: Task, test) -> dict:
     return task.score(outputs, targets, lengths)
 
 
+RECENT = 10   # training losses averaged to judge where a run ended
+
+
+def task_divergence(result: TaskResult, model: Module) -> str | None:
+    """Why a task run diverged (seqgrad.training.divergence), or None: a non-finite loss, parameter or
+    test metric, or a mean of the last few training losses more than twice the first loss."""
+    recent = result.losses[-RECENT:]
+    final = float(np.mean(recent)) if recent else None
+    reason = divergence(result.losses, model.named_parameters(), final, result.losses[0] if result.losses else None,
+                        final_label=f"mean training loss of the last {len(recent)} steps")
+    if reason is None and not math.isfinite(result.value):
+        reason = f"the test {result.metric} is {result.value}"
+    return reason
+
+
 def train_task(task: Task, cell: str = "lstm", steps: int = 1000, hidden_size: int = 64, batch_size: int = 32,
                lr: float = 3e-3, clip: float | None = 1.0, seed: int = 0, bptt: int | None = None,
                test_size: int = 512, eval_every: int | None = None, stop_when_solved: bool = False,
@@ -343,6 +359,8 @@ def train_task(task: Task, cell: str = "lstm", steps: int = 1000, hidden_size: i
             result.steps = step
             bar.set_postfix({"loss": f"{loss_value:.4f}"}, refresh=False)
             bar.update(1)
+            if not math.isfinite(loss_value):
+                break   # diverged: nothing more to learn (task_divergence says so)
             if eval_every and (step % eval_every == 0 or step == steps):
                 value = evaluate_task(model, task, test)[task.metric]
                 result.eval_steps.append(step)

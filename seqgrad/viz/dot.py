@@ -13,13 +13,17 @@ from dataclasses import dataclass
 
 import graphviz
 
+from ..autodiff.graph import cut_from
 from ..autodiff.tape import Node
 from .gates import gate_name
 from .graph import ROLE_SYMBOLS, Frame, GraphModel, Link, Unit, has_gradients, leaf_grad_norm
 from .heat import NON_FINITE_COLOUR, ZERO_COLOUR, GradientScale, format_norm
+from .recording import node_grad_norm
 from .render import GraphDrawing
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+LABEL_LIMIT = 200     # characters of one piece of user text in a label (Graphviz fails near 16,000)
+TOOLTIP_LIMIT = 1000  # characters of a tooltip
 FONT = "Helvetica"
 SMALL = 9
 
@@ -42,19 +46,27 @@ COMPILED = "compiled "  # op-name prefix of a compiled layer-direction's node (s
 
 
 # --- escaping -------------------------------------------------------------------------------
-def html_text(text) -> str:
-    """Any text as the content of an HTML-like label: entities escaped, backslashes doubled
-    (Graphviz expands \\N, \\G, ... even in HTML labels), newlines as <BR/>, control characters dropped."""
-    text = _CONTROL.sub("", str(text)).replace("\r", "").replace("\t", " ").replace("\\", "\\\\")
+def shorten(text: str, limit: int | None) -> str:
+    """`text` cut to `limit` characters, the last one an ellipsis; None keeps it whole."""
+    return text if limit is None or len(text) <= limit else text[:limit - 1] + "…"
+
+
+def html_text(text, limit: int | None = LABEL_LIMIT) -> str:
+    """Any text as the content of an HTML-like label: cut to `limit` characters (with …), entities
+    escaped, backslashes doubled (Graphviz expands \\N, \\G, ... even in HTML labels), newlines as
+    <BR/>, control characters dropped."""
+    text = shorten(_CONTROL.sub("", str(text)), limit)
+    text = text.replace("\r", "").replace("\t", " ").replace("\\", "\\\\")
     return html.escape(text, quote=True).replace("\n", "<BR/>")
 
 
-def plain_text(text) -> str:
+def plain_text(text, limit: int | None = TOOLTIP_LIMIT) -> str:
     """Any text as a quoted DOT string value (tooltips). Graphviz unescapes such a string twice
     (parsing, then expanding \\N and friends), so each backslash becomes four; '&' is written as
     an entity because SVG output keeps entities it finds; newlines become Graphviz's \\n; quotes
-    are escaped by graphviz's quoting; the value is never read as an HTML-like label."""
-    text = _CONTROL.sub("", str(text)).replace("\r", "").replace("\t", " ")
+    are escaped by graphviz's quoting; the value is never read as an HTML-like label. Cut to `limit`
+    characters (with …)."""
+    text = shorten(_CONTROL.sub("", str(text)), limit).replace("\r", "").replace("\t", " ")
     text = text.replace("\\", "\\\\\\\\").replace("&", "&amp;").replace("\n", "\\n")
     return graphviz.nohtml(text)
 
@@ -117,7 +129,7 @@ class _Gradients:
             return None
         if self.reveal is not None and node.seq < self.reveal.first_seq:
             return None
-        return node.grad_norm
+        return node_grad_norm(node)
 
     def leaf(self, leaf) -> float | None:
         if not self.present:
@@ -340,7 +352,7 @@ class _Writer:
                 lines.append(_small(html_text(f"‖∇h‖ {format_norm(span[0])} … {format_norm(span[1])}")))
         elif unit.kind == "cut":
             lines.append("<B>✂ cut: detach()</B>")
-            lines.append(_small(html_text(f"from {unit.leaf.detached_from}")))
+            lines.append(_small(html_text(f"from {cut_from(unit.leaf)}")))
             if self.shapes:
                 lines.append(_small(html_text(_shape_text(unit.leaf.shape))))
         else:
@@ -454,10 +466,10 @@ class _Writer:
         elif self.gradients.present:
             rows.append('<TR><TD ALIGN="LEFT">every gradient on this graph is zero or not finite</TD></TR>')
         else:
-            rows.append('<TR><TD ALIGN="LEFT"><FONT COLOR="#8a1c1c"><I>No gradients yet: nothing has been '
-                        "backpropagated through this graph. Call loss.backward() and draw again to colour it by "
-                        "‖∂L/∂·‖.</I></FONT></TD></TR>")
-        rows.append(f'<TR><TD ALIGN="LEFT">{_small(html_text(self.key_text()), "#404040")}</TD></TR>')
+            rows.append('<TR><TD ALIGN="LEFT"><FONT COLOR="#8a1c1c"><I>No gradients yet: no recorded backward '
+                        "has reached this graph. Run it inside `with seqgrad.viz.record(): loss.backward()` and "
+                        "draw again to colour it by ‖∂L/∂·‖.</I></FONT></TD></TR>")
+        rows.append(f'<TR><TD ALIGN="LEFT">{_small(html_text(self.key_text(), limit=None), "#404040")}</TD></TR>')
         if reveal is not None:
             # A fixed-size cell: every frame keeps the same layout whatever its caption says.
             caption = reveal.caption if len(reveal.caption) <= 110 else reveal.caption[:109] + "…"

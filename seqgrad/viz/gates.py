@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..autodiff.graph import step_scope, walk
 from ..autodiff.tape import Node
 from ..tensor import Tensor
-from .graph import walk
 
 ACTIVATIONS = ("sigmoid", "tanh")
 
@@ -46,9 +46,7 @@ def gate_names_of(cell_name: str | None) -> dict[int, str]:
 
 
 def _cell_name(node: Node) -> str | None:
-    scope = node.scope
-    while scope is not None and "step" not in scope.labels:
-        scope = scope.parent
+    scope = step_scope(node)
     return None if scope is None else scope.name
 
 

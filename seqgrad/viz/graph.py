@@ -16,67 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from ..autodiff.graph import Walk, cut_from, walk
 from ..autodiff.norm import l2_norm
 from ..autodiff.tape import Node, Scope
 from ..nn.module import Parameter
 from ..tensor import Tensor
+from .recording import node_grad_norm
 
 LEVELS = ("op", "cell", "layer")
-
-
-# --- the walk ---------------------------------------------------------------------------
-@dataclass(eq=False)
-class Walk:
-    """Everything that led to the roots: nodes in creation order (a topological order),
-    the leaf tensors they consumed, and who consumes what."""
-
-    nodes: list[Node]
-    leaves: list[Tensor]
-    consumers: dict[int, list[Node]]          # node seq -> nodes that use its output
-    leaf_consumers: dict[int, list[Node]]     # id(leaf) -> nodes that use it
-
-
-def walk(roots: Tensor | Sequence[Tensor]) -> Walk:
-    """Collect the graph behind `roots` with an explicit stack (never recursion)."""
-    roots = [roots] if isinstance(roots, Tensor) else list(roots)
-    if not roots:
-        raise ValueError("walk: no tensors given")
-    stack: list[Node] = []
-    seen: set[int] = set()
-    for position, root in enumerate(roots):
-        if not isinstance(root, Tensor):
-            raise TypeError(f"expected a Tensor (usually the loss), got {type(root).__name__} at position {position}")
-        if root.node is None:
-            why = "a leaf" if root.requires_grad else "made under no_grad or from tensors that do not require grad"
-            raise ValueError(f"the tensor at position {position} has no recorded graph: it is {why}; "
-                             "pass a tensor computed from parameters (usually the loss)")
-        if id(root.node) not in seen:
-            seen.add(id(root.node))
-            stack.append(root.node)
-    nodes: list[Node] = []
-    while stack:
-        node = stack.pop()
-        nodes.append(node)
-        for edge in node.edges:
-            if type(edge) is Node and id(edge) not in seen:
-                seen.add(id(edge))
-                stack.append(edge)
-    nodes.sort(key=lambda node: node.seq)
-    consumers: dict[int, list[Node]] = {}
-    leaf_consumers: dict[int, list[Node]] = {}
-    leaves: list[Tensor] = []
-    for node in nodes:
-        for edge in node.edges:
-            if type(edge) is Node:
-                consumers.setdefault(edge.seq, []).append(node)
-            elif edge is not None:
-                users = leaf_consumers.get(id(edge))
-                if users is None:
-                    leaves.append(edge)
-                    leaf_consumers[id(edge)] = users = []
-                if not users or users[-1] is not node:
-                    users.append(node)
-    return Walk(nodes, leaves, consumers, leaf_consumers)
 
 
 # --- frames: scopes as nested groups ----------------------------------------------------------
@@ -546,7 +493,7 @@ class _Builder:
     def _assign_leaves(self) -> dict[int, Unit]:
         leaf_units: dict[int, Unit] = {}
         for leaf in self.graph.leaves:
-            if leaf.detached_from is not None:
+            if cut_from(leaf) is not None:
                 kind, title = "cut", "detached"
             elif isinstance(leaf, Parameter):
                 kind, title = "parameter", leaf.name or "parameter"
@@ -619,5 +566,5 @@ def leaf_grad_norm(leaf: Tensor) -> float | None:
 
 
 def has_gradients(model: GraphModel) -> bool:
-    """Did a backward pass leave gradient norms on this graph?"""
-    return any(node.grad_norm is not None for node in model.walk.nodes)
+    """Did a backward pass recorded with `seqgrad.viz.record()` reach this graph?"""
+    return any(node_grad_norm(node) is not None for node in model.walk.nodes)

@@ -5,20 +5,23 @@ Two backends, tried in this order:
 - pygraphviz, whose wheels on PyPI bundle Graphviz's layout engine and renderers, so a
   fresh `pip install` renders with no system Graphviz at all.
 
+Either way the layout runs in a child process with a time limit and a memory limit: a
+drawing too big for Graphviz ends in one line saying so (and Ctrl-C stops it), never in a
+frozen terminal or a machine out of memory. Graphviz's own messages (its stderr) are reported.
+
 `GraphDrawing` (what `seqgrad.viz.draw` returns) is a `graphviz.Digraph` that renders
 through this module, so it displays inline in Jupyter either way.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
-import tempfile
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import graphviz
@@ -26,11 +29,42 @@ import graphviz
 BACKENDS = ("auto", "dot", "pygraphviz")
 IMAGE_FORMATS = ("svg", "png", "pdf")
 SOURCE_FORMATS = ("dot", "gv")
+TIMEOUT = 60.0                 # seconds a layout may take
+MEMORY_LIMIT = 2 * 2**30       # bytes of address space the layout process may map
+MESSAGE_LIMIT = 400            # characters of Graphviz's stderr quoted in an error
 NO_RENDERER = (
     "cannot render: no Graphviz found. Either put Graphviz's `dot` on PATH (apt install graphviz, "
     "brew install graphviz, conda install graphviz) or `pip install pygraphviz` (its wheels bundle "
     "Graphviz; `pip install seqgrad[render]`). Writing a .dot file needs neither."
 )
+
+# The layout child. It caps its own address space (setrlimit, where the platform allows it: in
+# the child, not through preexec_fn, which is unsafe in a threaded parent such as a Jupyter kernel),
+# then either becomes the system `dot` (argv: limit "program" PATH ARGS...) or lays out with
+# pygraphviz (argv: limit "pygraphviz" SYS_PATH FORMAT ENGINE): DOT on stdin, the drawing on
+# stdout, Graphviz's messages on stderr. It runs isolated (-I: neither the current folder nor a
+# script folder on sys.path) with the parent's sys.path, and imports nothing of seqgrad (so no numpy).
+_LAYOUT_CHILD = """\
+import json, os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+limit = int(sys.argv[1])
+if limit:
+    try:
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):
+        pass
+if sys.argv[2] == "program":
+    os.execv(sys.argv[3], sys.argv[3:])
+sys.path[:] = json.loads(sys.argv[3])
+import pygraphviz
+graph = pygraphviz.AGraph(string=sys.stdin.read())
+sys.stdout.buffer.write(graph.draw(format=sys.argv[4], prog=sys.argv[5]))
+"""
+
+
+class GraphvizError(RuntimeError):
+    """Graphviz failed, ran out of time or memory, or is not installed: one line that says which."""
 
 
 def choose_backend(backend: str = "auto") -> str:
@@ -40,31 +74,52 @@ def choose_backend(backend: str = "auto") -> str:
     if backend in ("auto", "dot") and shutil.which("dot") is not None:
         return "dot"
     if backend == "dot":
-        raise RuntimeError("backend='dot' asked for the system Graphviz, but no `dot` is on PATH "
-                           f"(PATH={os.environ.get('PATH', '')!r})")
+        raise GraphvizError("backend='dot' asked for the system Graphviz, but no `dot` is on PATH "
+                            f"(PATH={os.environ.get('PATH', '')!r})")
     try:
         import pygraphviz  # noqa: F401
     except ImportError as error:
         if backend == "pygraphviz":
-            raise RuntimeError(f"backend='pygraphviz' but pygraphviz does not import ({error}); "
-                               "`pip install pygraphviz`") from None
-        raise RuntimeError(NO_RENDERER) from None
+            raise GraphvizError(f"backend='pygraphviz' but pygraphviz does not import ({error}); "
+                                "`pip install pygraphviz`") from None
+        raise GraphvizError(NO_RENDERER) from None
     return "pygraphviz"
 
 
-def render_bytes(graph, fmt: str, *, backend: str = "auto", engine: str = "dot") -> bytes:
-    """The drawing as `fmt` bytes ('svg', 'png', 'pdf'); `graph` is a graphviz object or DOT text."""
+def render_bytes(graph, fmt: str, *, backend: str = "auto", engine: str = "dot", timeout: float | None = TIMEOUT,
+                 memory_limit: int | None = MEMORY_LIMIT) -> bytes:
+    """The drawing as `fmt` bytes ('svg', 'png', 'pdf'); `graph` is a graphviz object or DOT text.
+
+    The layout runs in a child process stopped after `timeout` seconds and limited to
+    `memory_limit` bytes of address space (None: no limit); failures raise GraphvizError.
+    """
     if fmt not in IMAGE_FORMATS:
         raise ValueError(f"format must be one of {', '.join(IMAGE_FORMATS)}, got {fmt!r}")
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+    if memory_limit is not None and not memory_limit > 0:
+        raise ValueError(f"memory_limit must be a positive number of bytes or None, got {memory_limit!r}")
     source = _source(graph)
+    child = [sys.executable, "-I", "-c", _LAYOUT_CHILD, str(int(memory_limit or 0))]
     if choose_backend(backend) == "dot":
-        return _with_system_dot(source, fmt, engine)
-    return _with_pygraphviz(source, fmt, engine)
+        program = shutil.which("dot")
+        if program is None:  # PATH changed since choose_backend
+            raise GraphvizError(NO_RENDERER)
+        command, name = [*child, "program", program, f"-K{engine}", f"-T{fmt}"], f"Graphviz ({program})"
+    else:
+        path = json.dumps([entry for entry in sys.path if entry])
+        command, name = [*child, "pygraphviz", path, fmt, engine], "Graphviz (pygraphviz)"
+    return _run_layout(command, source, fmt, name, timeout, memory_limit)
 
 
-def render(graph, path: str | os.PathLike, *, backend: str = "auto") -> Path:
+def render(graph, path: str | os.PathLike, *, backend: str = "auto", timeout: float | None = TIMEOUT,
+           memory_limit: int | None = MEMORY_LIMIT) -> Path:
     """Write the drawing to `path`; the extension picks the format (.svg, .png, .pdf, or .dot/.gv
-    for the DOT source itself, which needs no Graphviz). Returns the path written."""
+    for the DOT source itself, which needs no Graphviz). Returns the path written.
+
+    The layout runs in a child process: at most `timeout` seconds (default 60) and `memory_limit`
+    bytes (default 2 GiB); Ctrl-C stops it. A failure raises GraphvizError with Graphviz's message.
+    """
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in IMAGE_FORMATS + SOURCE_FORMATS:
@@ -74,7 +129,7 @@ def render(graph, path: str | os.PathLike, *, backend: str = "auto") -> Path:
         path.write_text(_source(graph), encoding="utf-8")
         return path
     engine = getattr(graph, "engine", "dot") or "dot"
-    data = render_bytes(graph, fmt, backend=backend, engine=engine)
+    data = render_bytes(graph, fmt, backend=backend, engine=engine, timeout=timeout, memory_limit=memory_limit)
     path.write_bytes(data)
     return path
 
@@ -88,52 +143,66 @@ def _source(graph) -> str:
     return source
 
 
-def _with_system_dot(source: str, fmt: str, engine: str) -> bytes:
-    program = shutil.which("dot")
-    if program is None:  # PATH changed since choose_backend
-        raise RuntimeError(NO_RENDERER)
-    result = subprocess.run([program, f"-K{engine}", f"-T{fmt}"], input=source.encode("utf-8"),
-                            capture_output=True, check=False)
-    if result.returncode != 0 or not result.stdout:
-        message = result.stderr.decode("utf-8", "replace").strip() or f"exit status {result.returncode}"
-        raise RuntimeError(f"Graphviz ({program}) could not render the drawing as {fmt}: {message}")
+def _run_layout(command: list[str], source: str, fmt: str, name: str, timeout: float | None,
+                memory_limit: int | None) -> bytes:
+    """Run one layout child; its stdout is the drawing. Whatever stops the parent (the time limit,
+    Ctrl-C) kills the child and reaps it before going on."""
+    try:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as error:
+        raise GraphvizError(f"{name} could not be started: {error}") from None
+    try:
+        stdout, stderr = process.communicate(source.encode("utf-8"), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise GraphvizError(f"{name} did not finish laying out the drawing within {timeout:g} s "
+                            f"({_size(source)}); draw less (level='cell', steps=(3, 3)) or pass a longer "
+                            "timeout=") from None
+    except BaseException:   # Ctrl-C (KeyboardInterrupt) or any other interruption
+        process.kill()
+        process.wait()
+        raise
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    messages = _messages(result.stderr)
+    if result.returncode != 0 or not result.stdout or any(line.startswith("Error") for line in messages):
+        if result.returncode < 0:
+            what = f"killed by {signal.Signals(-result.returncode).name}"
+        else:
+            what = f"exit status {result.returncode}"
+        if memory_limit is not None and (result.returncode < 0 or _out_of_memory(messages)):
+            what += f", memory limit {memory_limit / 2**30:.3g} GiB"
+        detail = one_line(" ".join(messages)) if messages else "no message"
+        raise GraphvizError(f"{name} could not render the drawing as {fmt} ({what}, {_size(source)}): {detail}")
+    if messages:
+        warnings.warn("Graphviz: " + one_line(" ".join(messages)), RuntimeWarning, stacklevel=4)
     return result.stdout
 
 
-def _with_pygraphviz(source: str, fmt: str, engine: str) -> bytes:
-    import pygraphviz
-
-    graph = pygraphviz.AGraph(string=source)
-    try:
-        with _graphviz_messages() as messages:
-            data = graph.draw(format=fmt, prog=engine)
-    finally:
-        graph.close()
-    errors = [line for line in messages if line.startswith("Error")]
-    if errors:
-        raise RuntimeError(f"Graphviz (pygraphviz) could not render the drawing as {fmt}: " + " ".join(messages))
-    reported = [line.strip() for line in messages if line.strip() and not line.startswith("Fontconfig")]
-    if reported:
-        warnings.warn("Graphviz: " + " ".join(reported), RuntimeWarning, stacklevel=3)
-    return data
+def _messages(stderr: bytes) -> list[str]:
+    """Graphviz's lines from a child's stderr; of a Python traceback (the pygraphviz child failing)
+    only its last line, the exception, is kept."""
+    lines = stderr.decode("utf-8", "replace").splitlines()
+    if "Traceback (most recent call last):" in lines:
+        start = lines.index("Traceback (most recent call last):")
+        exception = [line for line in lines[start + 1:] if line.strip() and not line.startswith(" ")]
+        lines = lines[:start] + exception[-1:]
+    return [line.strip() for line in lines if line.strip() and not line.startswith("Fontconfig")]
 
 
-@contextlib.contextmanager
-def _graphviz_messages() -> Iterator[list[str]]:
-    """Collect what the bundled Graphviz prints on the process's stderr (file descriptor 2):
-    in-process it reports errors such as a malformed label only there."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    messages: list[str] = []
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield messages
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            messages.extend(sink.read().decode("utf-8", "replace").splitlines())
+def _out_of_memory(messages: list[str]) -> bool:
+    text = " ".join(messages).lower()
+    return "memory" in text or "malloc" in text or "memoryerror" in text
+
+
+def _size(source: str) -> str:
+    return f"{len(source):,} characters of DOT"
+
+
+def one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """`text` on one line, cut to `limit` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 class GraphDrawing(graphviz.Digraph):

@@ -23,6 +23,7 @@ from ..tensor import Tensor
 from .dot import Reveal, to_dot
 from .graph import GraphModel, build, has_gradients
 from .heat import format_norm
+from .recording import node_grad_norm
 from .render import render_bytes
 
 BY = ("step", "node")
@@ -68,11 +69,11 @@ def _caption(model: GraphModel, stage: list) -> str:
     where = (step or frame).path_label() or "top level"
     if len(stage) == 1:
         node = stage[0]
-        return f"backward through {node.name} ({where}): ‖∂L/∂out‖ = {format_norm(node.grad_norm)}"
+        return f"backward through {node.name} ({where}): ‖∂L/∂out‖ = {format_norm(node_grad_norm(node))}"
     state = next((node for node in stage if node.role == "hidden"), None)
     text = f"backward through {where} ({len(stage)} ops)"
     if state is not None:
-        text += f": ‖∂L/∂h‖ = {format_norm(state.grad_norm)}"
+        text += f": ‖∂L/∂h‖ = {format_norm(node_grad_norm(state))}"
     return text
 
 
@@ -83,13 +84,15 @@ def replay(loss: Tensor | Sequence[Tensor], directory: str | os.PathLike, *, lev
     """Write the frames of the backward pass that ran on `loss` into `directory`:
     frame_000.svg, ..., index.html (a self-contained page with a slider) and backward.gif.
 
-    Run `loss.backward()` first (retain_graph is not needed: only the recorded structure and the
-    gradient norms are read). level and steps are those of `seqgrad.viz.draw`; by="step" makes one
-    frame per time step (or scope) the gradient front passes, by="node" one per op.
+    Run the backward first inside `with seqgrad.viz.record(): loss.backward()` (retain_graph
+    is not needed: only the recorded structure and the gradient norms are read). level and
+    steps are those of `seqgrad.viz.draw`; by="step" makes one frame per time step (or scope)
+    the gradient front passes, by="node" one per op.
     """
     model = build(loss, level=level, steps=steps)
     if not has_gradients(model):
-        raise RuntimeError("replay shows a backward pass that has run: call loss.backward() first")
+        raise RuntimeError("replay shows a recorded backward pass: run it first, inside `with seqgrad.viz.record(): "
+                           "loss.backward()`")
     frames = replay_frames(model, by)
     if len(frames) > max_frames:
         raise ValueError(f"the replay would have {len(frames)} frames (max_frames={max_frames}); use by='step', "

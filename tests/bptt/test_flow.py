@@ -7,8 +7,9 @@ import pytest
 
 import seqgrad as sg
 from seqgrad import nn
+from seqgrad.autodiff import walk
 from seqgrad.bptt import hidden_grad_norms, jacobian_norms, state_nodes
-from seqgrad.viz.graph import walk
+from seqgrad.viz.recording import node_grad_norm
 
 KEY = ("RNN", 0, "forward")
 
@@ -35,7 +36,8 @@ def step_jacobians(output: np.ndarray, weight_hh: np.ndarray) -> list[np.ndarray
 
 def test_hidden_grad_norms_follow_the_chain_rule():
     rnn, output, loss = rnn_and_loss()
-    loss.backward()
+    with sg.viz.record():
+        loss.backward()
     norms = hidden_grad_norms(loss)
     assert list(norms) == [KEY] and norms[KEY].shape == (6,)
     hidden = output.data
@@ -77,16 +79,19 @@ def test_jacobian_norms_leave_every_gradient_as_it_was():
     inputs.retain_grad()
     output, _ = rnn(inputs)
     loss = (output[-1] ** 2).sum()
-    loss.backward(retain_graph=True)
+    with sg.viz.record():
+        loss.backward(retain_graph=True)
     grads = {name: parameter.grad.copy() for name, parameter in rnn.named_parameters()}
     kept = {"raw": raw.grad.copy(), "inputs": inputs.grad.copy()}
-    node_norms = [node.grad_norm for node in walk(loss).nodes]
-    jacobian_norms(loss)
+    node_norms = [node_grad_norm(node) for node in walk(loss).nodes]
+    assert None not in node_norms
+    with sg.viz.record():  # recording on: the probe's own passes must still leave the drawing's norms alone
+        jacobian_norms(loss)
     for name, parameter in rnn.named_parameters():
         np.testing.assert_array_equal(parameter.grad, grads[name])
     np.testing.assert_array_equal(raw.grad, kept["raw"])
     np.testing.assert_array_equal(inputs.grad, kept["inputs"])
-    assert [node.grad_norm for node in walk(loss).nodes] == node_norms
+    assert [node_grad_norm(node) for node in walk(loss).nodes] == node_norms
     assert [node for node in walk(loss).nodes if node.retained is not None] == [inputs.node]
     fresh_rnn, _, fresh_loss = rnn_and_loss(seed=1)
     jacobian_norms(fresh_loss)
@@ -95,8 +100,9 @@ def test_jacobian_norms_leave_every_gradient_as_it_was():
 
 def test_what_needs_a_backward_pass_or_the_saved_values_says_so():
     _, _, loss = rnn_and_loss()
-    with pytest.raises(RuntimeError, match=r"call loss.backward\(\) first"):
-        hidden_grad_norms(loss)
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match=r"viz.record\(\): loss.backward\(\)` first"):
+        hidden_grad_norms(loss)  # a plain backward records no norms
     loss.backward()
     with pytest.raises(RuntimeError, match="retain_graph=True"):
         jacobian_norms(loss)
@@ -110,7 +116,8 @@ def test_stacked_bidirectional_layers_are_measured_per_layer_and_direction():
     output, _ = lstm(sg.randn(5, 2, 2, dtype=np.float64))
     loss = (output[-1] ** 2).sum()
     jacobians = jacobian_norms(loss)
-    loss.backward()
+    with sg.viz.record():
+        loss.backward()
     norms = hidden_grad_norms(loss)
     keys = {("LSTM", layer, direction) for layer in (0, 1) for direction in ("forward", "backward")}
     assert set(norms) == set(jacobians) == keys
@@ -132,7 +139,8 @@ def test_a_hand_written_loop_uses_each_steps_last_op_as_its_state():
         hidden.retain_grad()
         states.append(hidden)
     loss = (hidden ** 2).sum()
-    loss.backward()
+    with sg.viz.record():
+        loss.backward()
     norms = hidden_grad_norms(loss)
     assert list(norms) == [("my rnn", None, None)]
     np.testing.assert_allclose(norms[("my rnn", None, None)], [np.linalg.norm(h.grad) for h in states], rtol=1e-12)

@@ -52,8 +52,19 @@ def test_a_step_returning_a_list_state_is_accepted():
 
 
 def test_declarations_are_checked_when_the_class_is_made():
+    class Undeclared(nn.Cell):  # undeclared: the class's own step says it
+        def step(self, x, state, recurrent_mask=None):
+            return x, (x,)
+
+    class Redefined(nn.LSTMCell):  # redefines step without the mask: does not inherit True
+        def step(self, x, state):
+            return super().step(x, state)
+
+    assert Undeclared.masks_recurrent and not Redefined.masks_recurrent
     with pytest.raises(TypeError, match="masks_recurrent = False but step\\(\\) takes recurrent_mask="):
-        class Undeclared(nn.Cell):
+        class Contradicting(nn.Cell):
+            masks_recurrent = False
+
             def step(self, x, state, recurrent_mask=None):
                 return x, (x,)
     with pytest.raises(TypeError, match="masks_recurrent = True but step\\(\\) does not take"):

@@ -28,7 +28,7 @@ def test_matches_torch(kind, layers, bidirectional, batch_first, give_state, wit
     options = dict(num_layers=layers, bidirectional=bidirectional, batch_first=batch_first)
     ours = getattr(nn, kind)(features, hidden, dtype=np.float64, **options)
     theirs = getattr(torch.nn, kind)(features, hidden, dtype=torch.float64, **options)
-    theirs.load_state_dict({name: torch.from_numpy(value) for name, value in sg.interop.to_torch(ours).items()})
+    theirs.load_state_dict(sg.interop.to_torch(ours))
 
     rng = np.random.default_rng(layers * 8 + bidirectional * 4 + batch_first * 2 + give_state)
     x_np = rng.standard_normal((batch, steps, features) if batch_first else (steps, batch, features))
@@ -83,11 +83,11 @@ def test_gru_reset_before_is_not_pytorchs_placement():
 def test_torch_state_dict_loads_and_exports():
     theirs = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
     ours = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
-    sg.interop.load_torch_state_dict(ours, theirs.state_dict())
+    sg.interop.from_torch(theirs.state_dict(), ours)
     for name, value in theirs.state_dict().items():
         np.testing.assert_array_equal(ours.state_dict()[name], value.numpy())
     back = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
-    back.load_state_dict({k: torch.from_numpy(v) for k, v in sg.interop.to_torch(ours).items()})
+    back.load_state_dict(sg.interop.to_torch(ours))
     x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
     np.testing.assert_allclose(ours(sg.Tensor(x))[0].data, back(torch.from_numpy(x))[0].detach().numpy(),
                                rtol=1e-5, atol=1e-6)

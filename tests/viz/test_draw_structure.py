@@ -24,7 +24,8 @@ def run(layer, steps=3, batch=1, backward=False, seed=0):
     output, _ = layer(x)
     loss = (output[-1] ** 2).sum()
     if backward:
-        loss.backward()
+        with sg.viz.record():
+            loss.backward()
     return loss
 
 
@@ -224,7 +225,8 @@ def test_a_thousand_step_rnn_draws_at_cell_level_without_recursion_in_linear_siz
         x = sg.randn(steps, 1, 2)
         output, _ = layer(x)
         losses[steps] = (output[-1] ** 2).sum()
-    losses[1000].backward()
+    with sg.viz.record():
+        losses[1000].backward()
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(len(inspect.stack()) + 120)   # deep enough for the call stack, far from 1000 steps
     try:

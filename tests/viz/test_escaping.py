@@ -41,10 +41,11 @@ def hostile_graph(name: str, backward: bool):
         for t in range(3):
             with sg.scope(name, step=t, note=name):
                 hidden = (hidden @ weight + 1.0).tanh()
-                hidden.node.role = name
+                sg.autodiff.mark_state(hidden, name)
     loss = hidden.sum()
     if backward:
-        loss.backward()
+        with sg.viz.record():
+            loss.backward()
     return loss
 
 

@@ -70,7 +70,8 @@ def test_plots_draw_one_line_or_bar_group_per_model():
         loss = (output[-1] ** 2).sum()
         if label == "LSTM":
             gates = gate_activations(loss)
-        loss.backward()
+        with sg.viz.record():
+            loss.backward()
         flows[label], modules[label] = hidden_grad_norms(loss), layer
     axes = Figure().subplots(1, 3)
     plot_gradient_flow(flows, ax=axes[0])

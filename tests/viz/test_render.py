@@ -4,10 +4,10 @@ there, Graphviz's own errors surfaced, and the inline Jupyter display with no sy
 
 import os
 import stat
+import subprocess
 import sys
 import textwrap
 
-import pygraphviz
 import pytest
 
 import seqgrad as sg
@@ -22,7 +22,8 @@ def drawing():
     sg.manual_seed(0)
     output, _ = nn.GRU(2, 3)(sg.randn(2, 1, 2))
     loss = (output[-1] ** 2).sum()
-    loss.backward()
+    with sg.viz.record():
+        loss.backward()
     return draw(loss, level="cell")
 
 
@@ -84,16 +85,18 @@ def test_the_system_dot_is_used_when_it_is_on_path(drawing, tmp_path, fake_syste
 def test_without_dot_on_path_the_bundled_graphviz_of_pygraphviz_renders(drawing, tmp_path, no_system_dot,
                                                                         monkeypatch):
     calls = []
-    original = pygraphviz.AGraph.draw
 
-    def spy(self, *args, **kwargs):
-        calls.append(kwargs.get("format"))
-        return original(self, *args, **kwargs)
+    class Spy(subprocess.Popen):   # the layout runs in a child process that imports pygraphviz
+        def __init__(self, command, *args, **kwargs):
+            calls.append(command)
+            super().__init__(command, *args, **kwargs)
 
-    monkeypatch.setattr(pygraphviz.AGraph, "draw", spy)
+    monkeypatch.setattr(subprocess, "Popen", Spy)
     assert choose_backend() == "pygraphviz"
     path = render(drawing, tmp_path / "graph.png")
-    assert path.read_bytes().startswith(b"\x89PNG") and calls == ["png"]
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert len(calls) == 1 and calls[0][0] == sys.executable and "import pygraphviz" in calls[0][3]
+    assert calls[0][5] == "pygraphviz" and calls[0][-2:] == ["png", "dot"]
 
 
 def test_with_neither_the_error_names_both_ways_to_get_graphviz(drawing, tmp_path, no_system_dot, monkeypatch):

@@ -21,7 +21,8 @@ def lstm_loss(steps=3):
 
 def test_the_gradient_front_moves_back_through_time(tmp_path):
     loss = lstm_loss()
-    loss.backward()
+    with sg.viz.record():
+        loss.backward()
     files = replay(loss, tmp_path / "frames", level="cell")
     steps = [int(match.group(1)) for caption in files.captions
              if (match := re.search(r"step (\d+)", caption))]
@@ -39,7 +40,8 @@ def test_the_gradient_front_moves_back_through_time(tmp_path):
 
 def test_frames_reveal_gradients_in_decreasing_creation_order():
     loss = lstm_loss()
-    loss.backward()
+    with sg.viz.record():
+        loss.backward()
     model = build(loss, level="op")
     by_node = replay_frames(model, by="node")
     assert len(by_node) == len(model.walk.nodes) + 1
@@ -52,10 +54,12 @@ def test_frames_reveal_gradients_in_decreasing_creation_order():
 
 def test_replay_needs_a_backward_pass_and_checks_its_arguments(tmp_path):
     loss = lstm_loss()
-    with pytest.raises(RuntimeError, match="call loss.backward"):
+    loss.backward(retain_graph=True)  # a plain backward records nothing for drawings
+    with pytest.raises(RuntimeError, match="viz.record"):
         replay(loss, tmp_path / "never")
     assert not (tmp_path / "never").exists()
-    loss.backward()
+    with sg.viz.record():
+        loss.backward()
     with pytest.raises(ValueError, match="by must be one of"):
         replay(loss, tmp_path / "x", by="time")
     with pytest.raises(ValueError, match="max_frames"):
