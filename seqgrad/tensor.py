@@ -94,7 +94,7 @@ class Tensor:
         """The same values, cut from the graph: gradients stop here (truncated BPTT)."""
         out = Tensor.wrap(self._data)
         if self.node is not None:
-            out.detached_from = self.node.op.name + describe_scope(self.node.scope)
+            out.detached_from = DetachedFrom(self.node)
             mark_cut(self._data, out.detached_from)
         return out
 
@@ -280,7 +280,6 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 
 
 from . import ops  # noqa: E402  (ops build Tensors; Tensor's operators call ops)
-from .autodiff.graph import mark_cut  # noqa: E402
+from .autodiff.graph import DetachedFrom, mark_cut  # noqa: E402
 from .autodiff.saved import data_of_tensor  # noqa: E402
-from .autodiff.tape import describe_scope  # noqa: E402
 from .ops.primitive import apply as _apply  # noqa: E402  (indexing skips the call-checking layer)

@@ -30,5 +30,24 @@ with tempfile.TemporaryDirectory() as folder:
     files = replay(loss, folder, level="cell", title="Backward replay: LSTM, 4 steps, loss on the last output")
     shutil.copy(files.gif, "replay_lstm_cell.gif")
 print("wrote replay_lstm_cell.gif")
+
+# Truncated BPTT: two windows of 4 steps drawn together; the second starts from the first one's
+# final state, detached (the cut), and continues its step numbers.
+from seqgrad.bptt import detach_state
+sg.manual_seed(0)
+rnn, head = nn.RNN(2, 3), nn.Linear(3, 1)
+inputs = sg.randn(8, 1, 2)
+losses, state = [], None
+for start in (0, 4):
+    output, state = rnn(inputs[start:start + 4], detach_state(state))
+    with sg.scope("readout"):
+        loss = (head(output[-1]) ** 2).sum()
+    with sg.viz.record():
+        loss.backward()
+    losses.append(loss)
+sg.viz.render(sg.viz.draw(losses, level="cell", title="Truncated BPTT: two windows of 4 steps; the second starts "
+                                                   "from the first one's h_4, detached: no gradient crosses the cut"),
+              "truncated_cut.svg")
+print("wrote truncated_cut.svg")
 PYTHON
 "$PYTHON" make_zoo_drawings.py

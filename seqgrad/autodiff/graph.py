@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tape import Node, Scope
+from .tape import Node, Scope, describe_scope
 
 
 @dataclass(eq=False)
@@ -83,6 +83,21 @@ def sequence_key(step: Scope) -> tuple:
         named = named.parent
     name = named.name if named is not None else step.name
     return (name, step.get("layer"), step.get("direction"))
+
+
+class DetachedFrom(str):
+    """Where `detach()` cut a tensor off, as text ("tanh (RNN layer 0, step 5)": the op and its
+    scope), with weak references to that op's Node (`.node()`) and to the Nodes it read
+    (`.inputs`). Weak: a detached state never keeps the previous window's graph in memory; and
+    when the op itself is gone (a layer's stacked final state, dropped once the next window
+    starts) the states it stacked are still found while their graph lives, so a drawing of
+    both windows can join the cut to the state it copied."""
+
+    def __new__(cls, node: Node) -> DetachedFrom:
+        made = super().__new__(cls, node.op.name + describe_scope(node.scope))
+        made.node = weakref.ref(node)
+        made.inputs = tuple(weakref.ref(edge) for edge in node.edges if type(edge) is Node)
+        return made
 
 
 _cuts: dict[int, tuple[weakref.ref, str]] = {}   # id(array) -> (the array, weakly; where it was cut)

@@ -33,7 +33,8 @@ LEARNING_CURVE = "learning_curve.png"
 UNROLLED_GRAPH = "unrolled_graph.svg"
 GRADIENT_FLOW = "gradient_flow.png"
 SAMPLES = "samples.txt"
-OUTPUTS = (LEARNING_CURVE, UNROLLED_GRAPH, GRADIENT_FLOW, CHECKPOINT, SAMPLES)
+EXPLORER = "explorer.html"
+OUTPUTS = (LEARNING_CURVE, UNROLLED_GRAPH, GRADIENT_FLOW, EXPLORER, CHECKPOINT, SAMPLES)
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,14 @@ class DemoSettings:
     evaluations: int = 5
     sample_length: int = 240
     graph_steps: int = 3
+    explorer_steps: int = 20
     flow_steps: int = 60
     flow_hidden: int = 64
 
 
 FULL = DemoSettings()
 QUICK = DemoSettings(max_chars=40_000, embedding=16, hidden=32, batch=16, seq_len=32, steps=12, lr=1e-2,
-                     evaluations=2, sample_length=60, graph_steps=2, flow_steps=20, flow_hidden=16)
+                     evaluations=2, sample_length=60, graph_steps=2, explorer_steps=6, flow_steps=20, flow_hidden=16)
 TEMPERATURES = (0.5, 1.0)
 PROMPT = "Return the "
 
@@ -155,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
                             title=f"LSTM {settings.hidden} on standard-library docstrings"),
         render(drawing, args.out / UNROLLED_GRAPH),
         plot_flows(flows, args.out / GRADIENT_FLOW, settings.flow_steps),
+        explorer_page(model, tokenizer, valid_text, settings.explorer_steps, args.out / EXPLORER),
         save_char_lm(args.out / CHECKPOINT, model, tokenizer,
                      {"source": "stdlib_corpus", "seed": args.seed, "steps": history.steps,
                       "held_out_bits_per_char": final, "unigram_bits_per_char": baseline,
@@ -166,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
         LEARNING_CURVE: "training and held-out bits per character against the unigram baseline",
         UNROLLED_GRAPH: f"the unrolled graph of {settings.graph_steps} LSTM steps, coloured by ||dL/d node||",
         GRADIENT_FLOW: "||dL/dh_k|| back in time: tanh RNN vs LSTM vs GRU, and this trained LSTM",
+        EXPLORER: f"the trained LSTM over {settings.explorer_steps} characters as an interactive page: step "
+                  "through backward, each step's share of W_hh's gradient",
         CHECKPOINT: f"the trained model (seqgrad sample --checkpoint {args.out / CHECKPOINT})",
         SAMPLES: "the samples above and the final numbers",
     }
@@ -207,6 +212,20 @@ def unrolled_graph(model: CharLM, tokenizer: CharTokenizer, text: str, steps: in
                                            f"and is scored on predicting {predicted!r}")
     model.zero_grad()  # after drawing: the parameters' gradients are part of the picture
     return drawing
+
+
+def explorer_page(model: CharLM, tokenizer: CharTokenizer, text: str, steps: int, path: Path) -> Path:
+    """The trained model over `steps` held-out characters as the interactive page of seqgrad.viz.explore."""
+    from ..nn.functional import cross_entropy
+    from ..viz import explore
+
+    ids = _graph_text(tokenizer, text, steps)
+    model.eval()
+    with scope("CharLM"):
+        logits, _ = model(ids[:-1, None])
+        loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[1:])
+    read = tokenizer.decode(ids[:-1]).replace("\n", "\\n")
+    return explore(loss, path, title=f"seqgrad explorer · the trained LSTM reading {read!r}").path
 
 
 def gradient_flows(model: CharLM, tokenizer: CharTokenizer, text: str, settings: DemoSettings, seed: int) -> dict:

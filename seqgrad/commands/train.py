@@ -143,11 +143,12 @@ def run(args: argparse.Namespace) -> int:
     baseline = unigram_bits_per_char(valid_text)
     print(f"text: {source}: {len(train_text):,} characters for training, {len(valid_text):,} held out; "
           f"{len(tokenizer.vocab)} tokens")
-    print(f"model: {args.cell.upper()} {args.layers}×{args.hidden}, embedding {args.embedding}, "
-          f"{model.num_parameters():,} parameters; {config.steps} updates of {config.window} steps × "
-          f"{config.batch_size} streams, clip {config.clip}, lr {config.lr}")
     # A diverging run overflows everywhere: it is detected and reported below, not warned about op by op.
     with StopRequest() as stop, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # Printed once Ctrl-C is handled: from this line on, an interrupt saves the progress.
+        print(f"model: {args.cell.upper()} {args.layers}×{args.hidden}, embedding {args.embedding}, "
+              f"{model.num_parameters():,} parameters; {config.steps} updates of {config.window} steps × "
+              f"{config.batch_size} streams, clip {config.clip}, lr {config.lr}", flush=True)
         try:
             history = train_char_lm(model, train_ids, config, valid_ids=valid_ids, progress=not args.no_progress,
                                     stop=lambda: stop.requested, eager=args.eager)

@@ -5,7 +5,10 @@ whose vjp runs the generated BPTT, so everything around it stays eager.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections import OrderedDict
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -162,20 +165,35 @@ class CompiledModule(Module):
     def named_modules(self, prefix: str = ""):
         return self.module.named_modules(prefix)
 
-    def forward(self, *args, **kwargs):
-        layers = [m for m in self.module.modules() if isinstance(m, Recurrent)]
+    @contextmanager
+    def compiled_layers(self):
+        """Within it, every nn.Recurrent inside the module runs generated code (re-entrant: a method that
+        calls the module, as Seq2Seq.loss calls forward, leaves the layers compiled for the rest of it)."""
+        layers = [m for m in self.module.modules() if isinstance(m, Recurrent) and "_run_direction" not in m.__dict__]
         for layer in layers:
             object.__setattr__(layer, "_run_direction",
                                lambda index, inputs, state, valid, reverse, layer=layer:
                                run_direction(layer, index, inputs, state, valid, reverse))
         try:
-            return self.module(*args, **kwargs)
+            yield
         finally:
             for layer in layers:
                 layer.__dict__.pop("_run_direction", None)
 
+    def forward(self, *args, **kwargs):
+        with self.compiled_layers():
+            return self.module(*args, **kwargs)
+
     def __getattr__(self, name: str):
-        return getattr(object.__getattribute__(self, "module"), name)
+        """The module's attributes; its own methods (Seq2Seq.loss, .greedy) run with the layers compiled."""
+        value = getattr(object.__getattribute__(self, "module"), name)
+        if inspect.ismethod(value) and value.__self__ is object.__getattribute__(self, "module"):
+            @functools.wraps(value)
+            def compiled_method(*args, **kwargs):
+                with self.compiled_layers():
+                    return value(*args, **kwargs)
+            return compiled_method
+        return value
 
     def __repr__(self) -> str:
         return f"compiled({self.module!r})"

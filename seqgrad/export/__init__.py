@@ -7,7 +7,10 @@ and `Exported().load_state_dict(state_dict)` gives it `module`'s weights under t
 - built-in RNN/LSTM/GRU (GRU with reset after) become torch.nn.RNN/LSTM/GRU (fused kernels);
 - GRU with reset before, and every custom cell, become a torch cell generated from the cell's traced
   step (one line per primitive), unrolled by a torch copy of seqgrad's Recurrent;
-- Linear, Embedding, Dropout, Sequential and seqgrad.models.CharLM map to their torch twins.
+- Linear, Embedding, Dropout, Sequential and seqgrad.models.CharLM map to their torch twins;
+- seqgrad.models.Seq2Seq becomes a torch Seq2Seq (teacher-forced `model(sources, lengths, targets)`
+  and `model.greedy(sources, lengths)`) whose decoder is torch.nn.LSTMCell/GRUCell/RNNCell and whose
+  attention (additive, dot, general) is a torch module with the same parameter names.
 
 `seqgrad.interop.to_torch(module)` is the weights alone (this function's second result);
 `seqgrad.interop.from_torch(state_dict, model)` brings trained weights back.

@@ -18,7 +18,9 @@ from ..compiler import CompiledModule
 from ..dtypes import get_default_dtype
 from ..errors import ExportError
 from ..models.char_lm import CharLM
+from ..models.seq2seq import Seq2Seq
 from ..nn import layers as nn_layers
+from ..nn.attention import AdditiveAttention, DotProductAttention
 from ..nn.cells import GRUCell, LSTMCell, RNNCell
 from ..nn.layers import Dropout, Embedding, Linear, Sequential
 from ..nn.module import Module
@@ -241,6 +243,37 @@ def export_recurrent(layer: Recurrent, path: str, definitions: Definitions) -> T
                                     f"layer_weight_shapes=[{', '.join(shapes)}], dtype={dtype_of(layer)}")
 
 
+# --- cells stepped by hand ---------------------------------------------------------------
+CELL_TWINS = {LSTMCell: "torch.nn.LSTMCell", GRUCell: "torch.nn.GRUCell", RNNCell: "torch.nn.RNNCell"}
+
+
+@exports(LSTMCell, GRUCell, RNNCell)
+def export_builtin_cell(cell: Module, path: str, definitions: Definitions) -> TorchModule:
+    """A built-in cell is called as torch's (`LSTMCell(x, (h, c)) -> (h, c)`) and has its parameter names."""
+    if isinstance(cell, GRUCell) and cell.reset != "after":
+        raise ExportError(f"seqgrad.export: a GRUCell with reset={cell.reset!r}{f' (at {path!r})' if path else ''} "
+                          "has no torch twin (torch.nn.GRUCell resets after); export it inside a Recurrent layer")
+    extra = f", nonlinearity={cell.nonlinearity!r}" if isinstance(cell, RNNCell) else ""
+    return TorchModule(CELL_TWINS[type(cell)], f"{cell.input_size}, {cell.hidden_size}, bias={bool(cell.bias)}"
+                                               f"{extra}, dtype={dtype_of(cell)}")
+
+
+# --- attention -----------------------------------------------------------------------------
+@exports(AdditiveAttention)
+def export_additive_attention(attention: AdditiveAttention, path: str, definitions: Definitions) -> TorchModule:
+    definitions.template("masked_softmax", "Attention", "AdditiveAttention")
+    return TorchModule("AdditiveAttention", f"{attention.query_size}, {attention.key_size}, {attention.hidden_size}, "
+                                            f"dtype={dtype_of(attention)}")
+
+
+@exports(DotProductAttention)
+def export_dot_product_attention(attention: DotProductAttention, path: str, definitions: Definitions) -> TorchModule:
+    definitions.template("masked_softmax", "Attention", "DotProductAttention")
+    return TorchModule("DotProductAttention", f"{attention.query_size}, {attention.key_size}, "
+                                              f"kind={attention.kind!r}, scale={attention.scale}, "
+                                              f"dtype={dtype_of(attention)}")
+
+
 # --- the project's models ------------------------------------------------------------------
 def model_class(name: str, doc: str, module: Module, path: str, definitions: Definitions, forward: str) -> TorchModule:
     """A generated torch class `name` whose children are `module`'s children's twins (same attribute
@@ -267,6 +300,17 @@ def export_char_lm(model: CharLM, path: str, definitions: Definitions) -> TorchM
     doc = (f"seqgrad.models.CharLM ({model.cell}, vocabulary of {model.vocab_size}):\n"
            "        e_t = E[x_t];   h_t = cell(e_t, h_{t-1});   logits_t = W_out dropout(h_t) + b_out\n    ")
     return model_class("CharLM", doc, model, path, definitions, CHAR_LM_FORWARD)
+
+
+@exports(Seq2Seq)
+def export_seq2seq(model: Seq2Seq, path: str, definitions: Definitions) -> TorchModule:
+    """The template Seq2Seq (torch_template.py) built from the twins of the model's children."""
+    children = {name: export_module(child, _join(path, name), definitions).expression
+                for name, child in model._modules.items() if child is not None}
+    definitions.template("Seq2Seq")
+    arguments = [f"{name}={expression}" for name, expression in children.items()]
+    arguments += [f"bos_id={model.bos_id}", f"eos_id={model.eos_id}", f"pad_id={model.pad_id}"]
+    return TorchModule("Seq2Seq", ", ".join(arguments))
 
 
 # --- the whole source ----------------------------------------------------------------------

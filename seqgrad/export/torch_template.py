@@ -184,3 +184,177 @@ class Recurrent(torch.nn.Module):
             state = tuple(new_state)
             outputs[t] = output
         return torch.stack(outputs), state
+
+
+def masked_softmax(scores, mask):
+    """Softmax over the last axis of the steps where `mask` (B, T) holds (None: all of them); the others
+    get exactly zero weight and zero gradient (their scores become the dtype's lowest finite value)."""
+    if mask is None:
+        return torch.softmax(scores, dim=-1)
+    return torch.softmax(scores.masked_fill(~mask, torch.finfo(scores.dtype).min), dim=-1)
+
+
+class Attention(torch.nn.Module):
+    """seqgrad.nn.Attention: `context, weights = attention(query, keys, values=None, lengths=None)`,
+    query (B, Q), keys (T, B, K), values (T, B, D_v) (the keys by default) -> context (B, D_v), weights (B, T).
+    `memory(keys, values, lengths)` does the keys' share once; `attend(query, memory)` is one query's share."""
+
+    def forward(self, query, keys, values=None, lengths=None):
+        return self.attend(query, self.memory(keys, values, lengths))
+
+    def memory(self, keys, values=None, lengths=None):
+        """(keys batch-first and projected (B, T, ·), values batch-first (B, T, D_v), mask (B, T) or None)."""
+        keys_bt = keys.transpose(0, 1)
+        values_bt = keys_bt if values is None else values.transpose(0, 1)
+        mask = None
+        if lengths is not None:
+            lengths = torch.as_tensor(lengths, device=keys.device)
+            mask = torch.arange(keys.shape[0], device=keys.device)[None, :] < lengths[:, None]
+        return self.project_keys(keys_bt), values_bt, mask
+
+    def attend(self, query, memory):
+        """context (B, D_v) = Σ_t weights[:, t] values[:, t], weights (B, T) = masked softmax of the scores."""
+        keys, values, mask = memory
+        weights = masked_softmax(self.score(query, keys), mask)
+        context = torch.bmm(weights.unsqueeze(1), values).squeeze(1)
+        return context, weights
+
+
+class AdditiveAttention(Attention):
+    """Bahdanau attention (seqgrad.nn.AdditiveAttention): score_t = vᵀ tanh(W_q q + W_k k_t + b)."""
+
+    def __init__(self, query_size, key_size, hidden_size, dtype=None):
+        super().__init__()
+        self.query_size, self.key_size, self.hidden_size = query_size, key_size, hidden_size
+        self.query_projection = torch.nn.Linear(query_size, hidden_size, bias=False, dtype=dtype)
+        self.key_projection = torch.nn.Linear(key_size, hidden_size, dtype=dtype)
+        bound = 1.0 / math.sqrt(hidden_size)
+        self.v = torch.nn.Parameter(torch.empty(hidden_size, dtype=dtype).uniform_(-bound, bound))
+
+    def project_keys(self, keys):
+        return self.key_projection(keys)
+
+    def score(self, query, keys):
+        energy = torch.tanh(keys + self.query_projection(query).unsqueeze(1))  # (B, T, hidden_size)
+        return energy @ self.v  # (B, T)
+
+
+class DotProductAttention(Attention):
+    """Luong attention (seqgrad.nn.DotProductAttention): score_t = qᵀ k_t ("dot") or qᵀ W k_t ("general"),
+    divided by sqrt(query_size) when `scale`."""
+
+    def __init__(self, query_size, key_size, kind="dot", scale=False, dtype=None):
+        super().__init__()
+        self.query_size, self.key_size, self.kind, self.scale = query_size, key_size, kind, scale
+        if kind == "general":
+            self.key_projection = torch.nn.Linear(key_size, query_size, bias=False, dtype=dtype)
+
+    def project_keys(self, keys):
+        if self.kind == "general":
+            keys = self.key_projection(keys)
+        if self.scale:
+            keys = keys * (1.0 / math.sqrt(self.query_size))
+        return keys
+
+    def score(self, query, keys):
+        return torch.bmm(keys, query.unsqueeze(2)).squeeze(2)  # (B, T)
+
+
+class Seq2Seq(torch.nn.Module):
+    """seqgrad.models.Seq2Seq: an encoder over the source, a bridge to the decoder's first state, a decoder
+    cell fed the previous token and the previous context, attention over the encoder's steps (or none).
+
+    `model(sources, lengths, targets, teacher_forcing=1.0) -> (logits (T, B, V), weights (T, B, S) or None)`
+    with sources (S, B) int64 padded past `lengths` and targets (T, B) int64; `model.greedy(sources, lengths)`
+    -> (tokens (B, L), weights (B, L, S) or None, scores (B,)), as seqgrad's greedy decoding.
+        keys, final = encoder(E_src[x], lengths)            s_0 = tanh(W_b [final_fwd; final_bwd] + b_b)
+        h_j = cell([E_tgt[y_{j-1}]; c_{j-1}], h_{j-1})      c_j, a_j = attention(h_j, keys)
+        logits_j = W_o tanh(W_r [h_j; c_j] + b_r) + b_o
+    """
+
+    def __init__(self, source_embedding, target_embedding, encoder, decoder, bridge_hidden, readout, output,
+                 bridge_cell=None, attention=None, bos_id=1, eos_id=2, pad_id=0):
+        super().__init__()
+        self.source_embedding, self.target_embedding = source_embedding, target_embedding
+        self.encoder, self.decoder, self.bridge_hidden = encoder, decoder, bridge_hidden
+        if bridge_cell is not None:  # an LSTM's cell state has its own bridge
+            self.bridge_cell = bridge_cell
+        self.attention, self.readout, self.output = attention, readout, output
+        self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
+
+    def encode(self, sources, lengths):
+        """(keys (S, B, K), attention memory or None, initial decoder state, fixed summary (B, K), lengths)."""
+        lengths = torch.as_tensor(lengths, dtype=torch.int64)
+        keys, final = self.encoder(self.source_embedding(sources), lengths=lengths)
+        finals = final if isinstance(final, tuple) else (final,)
+        # the fused torch layers say `bidirectional`, the generated-cell Recurrent `num_directions`
+        directions = getattr(self.encoder, "num_directions", None) or (2 if self.encoder.bidirectional else 1)
+        batch = sources.shape[1]
+        tops = [component[-directions:].transpose(0, 1).reshape(batch, -1) for component in finals]
+        bridges = [self.bridge_hidden] + ([self.bridge_cell] if hasattr(self, "bridge_cell") else [])
+        state = tuple(torch.tanh(bridge(top)) for bridge, top in zip(bridges, tops))
+        memory = None if self.attention is None else self.attention.memory(keys, lengths=lengths)
+        return keys, memory, state, tops[0]
+
+    def decode_step(self, previous, state, context, memory, summary):
+        """(logits (B, V), new state, context (B, K), weights (B, S) or None) for the previous tokens (B,)."""
+        fed = torch.cat([self.target_embedding(previous), context], dim=1)
+        if isinstance(self.decoder, torch.nn.LSTMCell):
+            hidden, cell_state = self.decoder(fed, state)
+            state = (hidden, cell_state)
+        else:
+            hidden = self.decoder(fed, state[0])
+            state = (hidden,)
+        if self.attention is None:
+            context, weights = summary, None
+        else:
+            context, weights = self.attention.attend(hidden, memory)
+        logits = self.output(torch.tanh(self.readout(torch.cat([hidden, context], dim=1))))
+        return logits, state, context, weights
+
+    def forward(self, sources, lengths, targets, teacher_forcing=1.0):
+        """Teacher forcing feeds the true previous token; with probability 1 - teacher_forcing per sentence
+        and step, the model's own guess instead (torch's random numbers, not seqgrad's)."""
+        keys, memory, state, summary = self.encode(sources, lengths)
+        batch = targets.shape[1]
+        previous = torch.full((batch,), self.bos_id, dtype=torch.int64, device=targets.device)
+        context = summary if self.attention is None else torch.zeros_like(summary)
+        all_logits, all_weights = [], []
+        for step in range(targets.shape[0]):
+            logits, state, context, weights = self.decode_step(previous, state, context, memory, summary)
+            all_logits.append(logits)
+            all_weights.append(weights)
+            previous = targets[step]
+            if teacher_forcing < 1.0:
+                guessed = logits.detach().argmax(dim=1)
+                keep = torch.rand(batch, device=targets.device) < teacher_forcing
+                previous = torch.where(keep, previous, guessed)
+        weights = None if self.attention is None else torch.stack(all_weights)
+        return torch.stack(all_logits), weights
+
+    @torch.no_grad()
+    def greedy(self, sources, lengths, max_length=32):
+        """The most likely token at each step, fed back, until every sentence has said `</s>`:
+        (tokens (B, L) ending in `</s>` then padding, weights (B, L, S) or None, log-probabilities (B,))."""
+        keys, memory, state, summary = self.encode(sources, lengths)
+        batch = sources.shape[1]
+        previous = torch.full((batch,), self.bos_id, dtype=torch.int64, device=sources.device)
+        context = summary if self.attention is None else torch.zeros_like(summary)
+        scores = torch.zeros(batch, dtype=summary.dtype, device=sources.device)
+        done = torch.zeros(batch, dtype=torch.bool, device=sources.device)
+        tokens, weights_seen = [], []
+        for _ in range(max_length):
+            logits, state, context, weights = self.decode_step(previous, state, context, memory, summary)
+            log_probs = torch.log_softmax(logits, dim=1)
+            chosen = log_probs.argmax(dim=1)
+            scores += torch.where(done, 0.0, log_probs.gather(1, chosen[:, None])[:, 0])
+            chosen = torch.where(done, self.pad_id, chosen)
+            tokens.append(chosen)
+            if weights is not None:
+                weights_seen.append(weights)
+            done |= chosen == self.eos_id
+            if bool(done.all()):
+                break
+            previous = chosen
+        weights = torch.stack(weights_seen, dim=1) if weights_seen else None
+        return torch.stack(tokens, dim=1), weights, scores

@@ -80,6 +80,9 @@ class Seq2Seq(Module):
     `encoder`: any `Recurrent` whose input size is `embedding_size` (default: a bidirectional
     `cell` layer of `hidden_size` units); `attention`: "additive" (Bahdanau), "dot", "general"
     (Luong; `scale=True` through an `Attention` instance), an `Attention` module, or None.
+    `seqgrad.compile(model)` runs the encoder with generated forward and BPTT code (its `loss`, `greedy`
+    and `beam_search` too); the decoder's cell, stepped here by hand, and the attention stay eager.
+    `seqgrad.export.to_torch(model)` writes its torch twin.
     """
 
     def __init__(self, source_vocab_size: int, target_vocab_size: int, *, bos_id: int, eos_id: int,

@@ -18,7 +18,7 @@ from ..autodiff.tape import Node
 from .gates import gate_name
 from .graph import ROLE_SYMBOLS, Frame, GraphModel, Link, Unit, has_gradients, leaf_grad_norm
 from .heat import NON_FINITE_COLOUR, ZERO_COLOUR, GradientScale, format_norm
-from .recording import node_grad_norm
+from .recording import edge_grad_norm, node_grad_norm
 from .render import GraphDrawing
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -154,12 +154,27 @@ class _Gradients:
         norms = [norm for norm in map(self.node, states) if norm is not None]
         return (min(norms), max(norms)) if norms else None
 
-    def source(self, source) -> float | None:
-        return self.node(source) if type(source) is Node else self.leaf(source)
-
     def link(self, link: Link) -> float | None:
-        norms = [norm for norm in map(self.source, link.sources) if norm is not None]
+        """The gradient the edge carries back: ||what each use in the head sent to the tail||
+        (the largest, when the edge stands for several uses), not the tail's total gradient."""
+        if not self.present:
+            return None
+        norms = []
+        for source in link.sources:
+            for user, position in self._uses(source, link.head):
+                if self.reveal is not None and user.seq < self.reveal.first_seq:
+                    continue  # not processed yet: nothing sent along this use
+                norm = edge_grad_norm(user, position)
+                if norm is not None:
+                    norms.append(norm)
         return max(norms) if norms else None
+
+    def _uses(self, source, head: Unit) -> list[tuple[Node, int]]:
+        """(consumer, input position) of every use of `source` by an op drawn in `head`."""
+        walk, unit_of = self.model.walk, self.model.unit_of
+        users = walk.consumers.get(source.seq, ()) if type(source) is Node else walk.leaf_consumers.get(id(source), ())
+        return [(user, position) for user in users if unit_of.get(user.seq) is head
+                for position, edge in enumerate(user.edges) if edge is source]
 
     def all_norms(self) -> list[float]:
         """Every norm a fully revealed drawing shows: the scale is fixed across replay frames."""
@@ -180,41 +195,62 @@ class _Gradients:
 
 # --- the DOT ------------------------------------------------------------------------------
 def to_dot(model: GraphModel, *, grads: bool = True, shapes: bool = True, grad_labels: bool = True,
-           title: str | None = None, reveal: Reveal | None = None) -> GraphDrawing:
-    """Build the graphviz drawing of `model`."""
+           title: str | None = None, reveal: Reveal | None = None, ids: str | None = None,
+           legend: bool = True) -> GraphDrawing:
+    """Build the graphviz drawing of `model`.
+
+    ids: a prefix; when given, every node, cluster and edge gets an SVG id (`<prefix><unit uid>`,
+    `<prefix>f<frame index>`, `<prefix>e<link index>`) and no tooltip, for pages that script the
+    drawing. legend=False leaves out the title and legend under the drawing.
+    """
     gradients = _Gradients(model, grads, reveal)
     scale = GradientScale(gradients.all_norms())
-    writer = _Writer(model, gradients, scale, shapes, grad_labels and reveal is None)
-    return writer.drawing(title, reveal)
+    writer = _Writer(model, gradients, scale, shapes, grad_labels and reveal is None, ids)
+    return writer.drawing(title, reveal, legend)
+
+
+def gradient_scale(model: GraphModel, grads: bool = True) -> GradientScale:
+    """The colour scale `to_dot` colours `model` with (for a legend drawn elsewhere)."""
+    return GradientScale(_Gradients(model, grads, None).all_norms())
 
 
 class _Writer:
     """Writes one drawing: clusters, nodes, edges, time-order edges and the legend."""
 
     def __init__(self, model: GraphModel, gradients: _Gradients, scale: GradientScale, shapes: bool,
-                 grad_labels: bool) -> None:
+                 grad_labels: bool, ids: str | None = None) -> None:
         self.model, self.gradients, self.scale = model, gradients, scale
+        self.ids = ids
         self.shapes, self.grad_labels = shapes, grad_labels
         self.prefix: dict[str, str] = {}   # unit uid -> labels of clusters folded into it
         frame_of = model.tree.frame_of
         self.hidden_sizes = {id(frame_of(node).outer_step): node.shape[-1]   # to name gate slices
                              for node in model.walk.nodes if node.role == "hidden" and node.shape}
 
-    def drawing(self, title: str | None, reveal: Reveal | None) -> GraphDrawing:
+    def drawing(self, title: str | None, reveal: Reveal | None, legend: bool = True) -> GraphDrawing:
         model = self.model
         graph = GraphDrawing(name="seqgrad", graph_attr={
             "rankdir": "LR", "newrank": "true", "nodesep": "0.18", "ranksep": "0.32", "fontname": FONT,
             "labelloc": "b", "labeljust": "l", "pad": "0.25", "bgcolor": "white", "remincross": "true",
         }, node_attr={"fontname": FONT, "fontsize": "11", "height": "0.3", "margin": "0.07,0.035"},
             edge_attr={"fontname": FONT, "arrowsize": "0.6", "color": PLAIN_EDGE})
-        graph.attr(label=html_label(self.legend(title, reveal)))
+        if legend:
+            graph.attr(label=html_label(self.legend(title, reveal)))
         cluster_graphs = self.clusters()
         frontier = self.frontier(reveal)
         for unit in model.units:
-            cluster_graphs.get(unit.frame.index, graph).node(unit.uid, **self.node_attrs(unit, unit.uid in frontier))
+            attrs = self.node_attrs(unit, unit.uid in frontier)
+            if self.ids is not None:
+                attrs["id"] = self.ids + unit.uid
+                attrs.pop("tooltip", None)
+            cluster_graphs.get(unit.frame.index, graph).node(unit.uid, **attrs)
         self.assemble(graph, cluster_graphs)
-        for link in model.links:
-            graph.edge(link.tail.uid, link.head.uid, **self.edge_attrs(link))
+        for number, link in enumerate(model.links):
+            attrs = self.edge_attrs(link)
+            if self.ids is not None:
+                attrs["id"] = f"{self.ids}e{number}"
+                attrs.pop("tooltip", None)
+            graph.edge(link.tail.uid, link.head.uid, **attrs)
         for tail, head in self.time_edges():
             graph.edge(tail, head, style="invis")
         return graph
@@ -242,8 +278,10 @@ class _Writer:
                 else:
                     self.prefix[own[0].uid] = label
                 continue
-            graphs[frame.index] = graphviz.Digraph(name=f"cluster_{frame.index}",
-                                                   graph_attr=self.cluster_attrs(frame, label))
+            attrs = self.cluster_attrs(frame, label)
+            if self.ids is not None:
+                attrs["id"] = f"{self.ids}f{frame.index}"
+            graphs[frame.index] = graphviz.Digraph(name=f"cluster_{frame.index}", graph_attr=attrs)
         return graphs
 
     def cluster_attrs(self, frame: Frame, label: str) -> dict:
@@ -319,7 +357,7 @@ class _Writer:
             if node.role is not None:
                 step = self.model.tree.frame_of(node).outer_step
                 symbol = html_text(ROLE_SYMBOLS.get(node.role, node.role))
-                subscript = f"<SUB>{html_text(step.step)}</SUB>" if step is not None else ""
+                subscript = f"<SUB>{html_text(_state_index(step.shown_step))}</SUB>" if step is not None else ""
                 name = f"{symbol}{subscript} = {name}"
             if node.name == "getitem" and "index" in node.params:
                 name += " " + html_text(_index_text(node.params["index"]))
@@ -386,6 +424,15 @@ class _Writer:
 
     # -- edges --
     def edge_attrs(self, link: Link) -> dict:
+        if link.cut:  # values copied across the cut; no gradient goes back along it
+            return {"style": "dashed", "color": CUT_COLOUR, "penwidth": "1.4", "arrowhead": "tee",
+                    "label": html_label(_small("✂ detach()", CUT_COLOUR)),
+                    "tooltip": plain_text("the state this cut copied; backward stops at the cut")}
+        if link.via is not None:  # a weight's use at one step through the projection before the steps
+            return {"style": "dashed", "color": PARAMETER_EDGE, "penwidth": "0.8", "constraint": "false",
+                    "arrowhead": "onormal",
+                    "tooltip": plain_text(f"{link.tail.title}: this step's slice of {link.via.title} "
+                                          "(one op for all steps before the loop)")}
         attrs: dict[str, str] = {}
         tail_kind = link.tail.kind
         norm = self.gradients.link(link)
@@ -408,7 +455,7 @@ class _Writer:
         attrs["color"] = colour
         attrs["penwidth"] = f"{width:.2f}"
         if line is not None:
-            attrs["tooltip"] = plain_text(f"||dL/d(source)|| = {format_norm(norm)}")
+            attrs["tooltip"] = plain_text(f"gradient carried back along this edge: ||g|| = {format_norm(norm)}")
         return attrs
 
     def time_edges(self) -> list[tuple[str, str]]:
@@ -460,7 +507,7 @@ class _Writer:
         rows = [f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="14"><B>{html_text(title or self.default_title())}'
                 "</B></FONT></TD></TR>"]
         if self.gradients.present and not self.scale.empty:
-            rows.append('<TR><TD ALIGN="LEFT">gradient ‖∂L/∂·‖ of each node (edges: of their source), '
+            rows.append('<TR><TD ALIGN="LEFT">gradient ‖∂L/∂·‖ of each node (edges: the gradient each carries back), '
                         "log scale: colour and line width</TD></TR>")
             rows.append(f'<TR><TD ALIGN="LEFT">{self.colour_bar()}</TD></TR>')
         elif self.gradients.present:
@@ -481,8 +528,9 @@ class _Writer:
         model = self.model
         roots = ", ".join(sorted({node.name for node in model.walk.nodes[-1:]}))
         parts = [f"graph of {roots}", f"level {model.level}", f"{len(model.walk.nodes):,} ops"]
-        if model.step_count:
-            parts.append(f"{model.step_count:,} time steps")
+        if model.step_count:  # the longest sequence's steps: a bidirectional layer's two directions share them
+            length = max(len(model.tree.ordered_steps(context)) for context, _ in model.time_order)
+            parts.append(f"{length:,} time steps")
         if model.elided_steps:
             parts.append(f"{model.elided_steps:,} elided")
         return "seqgrad · " + " · ".join(parts)
@@ -508,6 +556,8 @@ class _Writer:
             parts.append("thick edge: hidden-state path")
         if "cell" in roles:
             parts.append("double edge: cell-state path")
+        if any(link.via is not None for link in self.model.links):
+            parts.append("dashed blue arrow: a weight's slice used at that step (one projection for all steps)")
         if "cut" in kinds:
             parts.append("✂ dashed: detach() cut, no gradient flows back")
         if "elided" in kinds:
@@ -515,6 +565,12 @@ class _Writer:
         if self.gradients.present:
             parts.append("dashed border: no gradient reached it")
         return "   ·   ".join(parts)
+
+
+def _state_index(step):
+    """The state a step makes, counted from 1: step t (0-based, x_t read) makes h_{t+1}; h_0 is the
+    initial state, as in the equations (and h_1 … h_T for T steps)."""
+    return step + 1 if isinstance(step, int) and not isinstance(step, bool) else step
 
 
 def _join(prefix: str | None, label: str) -> str:

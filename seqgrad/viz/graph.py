@@ -43,6 +43,12 @@ class Frame:
     has_steps: bool = False          # a step frame somewhere below (or this one)
     outer_step: Frame | None = None  # outermost step frame on the way up (self included)
     stepless_root: Frame | None = None  # outermost frame above (self included) with no steps below
+    offset: int = 0                  # steps before this run's first (a truncated-BPTT window after others)
+
+    @property
+    def shown_step(self):
+        """The step as drawn: the label plus the steps of the windows before this one."""
+        return self.step + self.offset if isinstance(self.step, int) and not isinstance(self.step, bool) else self.step
 
     @property
     def step_children(self) -> list[Frame]:
@@ -261,6 +267,9 @@ class Link:
     sources: list = field(default_factory=list)   # the Nodes or leaf Tensors it stands for
     recurrent: bool = False           # between two time steps of one sequence
     against_time: bool = False        # from a later step to an earlier one (backward direction)
+    cut: bool = False                 # from the state a detach() took its values from, to the cut
+    via: Unit | None = None           # a parameter's use by a step through an op before the steps
+                                      # (step t's slice of the one input projection x W_ihᵀ)
 
 
 @dataclass(eq=False)
@@ -298,7 +307,72 @@ def build(roots: Tensor | Sequence[Tensor], level: str = "op", steps: tuple[int,
         keep = None  # each sequence is already one node
     graph = walk(roots)
     tree = FrameTree(graph.nodes)
+    number_windows(graph, tree)
     return _Builder(graph, tree, level, keep).model()
+
+
+def cut_origin(leaf: Tensor, present: set[int]) -> Node | None:
+    """The drawn op a detached tensor's values came from: the op it was cut from, or when that
+    op is not part of the drawing (a layer's stacked final state, which no loss used) the
+    nearest drawn op that made it (the last step's state). None when nothing of it is drawn."""
+    cut = cut_from(leaf)
+    references = ((cut.node,) if hasattr(cut, "node") else ()) + getattr(cut, "inputs", ())
+    stack = [node for node in (reference() for reference in references) if node is not None]
+    seen = {node.seq for node in stack}
+    while stack:
+        node = stack.pop(0)
+        if node.seq in present:
+            return node
+        for edge in node.edges:
+            if type(edge) is Node and edge.seq not in seen:
+                seen.add(edge.seq)
+                stack.append(edge)
+    return None
+
+
+def number_windows(graph: Walk, tree: FrameTree) -> None:
+    """Truncated BPTT drawn whole (`draw([loss_1, loss_2])`): a run of steps that starts from a
+    cut of another run's final state continues that run's step numbers (window 2 of 4-step
+    windows shows steps 4-7), so the windows read as one sequence cut in places."""
+    present = {node.seq for node in graph.nodes}
+
+    def context(node: Node) -> Frame | None:
+        step = tree.frame_of(node).outer_step
+        return None if step is None else step.parent
+
+    def context_before(node: Node) -> Frame | None:
+        """The steps a value came out of (a final state is stacked after the loop): the nearest
+        step found going back through the ops that made it."""
+        stack, seen = [node], {node.seq}
+        while stack:
+            current = stack.pop(0)
+            found = context(current)
+            if found is not None:
+                return found
+            for edge in current.edges:
+                if type(edge) is Node and edge.seq not in seen:
+                    seen.add(edge.seq)
+                    stack.append(edge)
+        return None
+
+    pairs = []
+    for leaf in graph.leaves:
+        origin = cut_origin(leaf, present)
+        if origin is None:
+            continue
+        head = next((found for found in map(context, graph.leaf_consumers[id(leaf)]) if found is not None), None)
+        tail = context_before(origin)
+        if head is not None and tail is not None and head is not tail:
+            pairs.append((tail, head))
+    offsets: dict[int, int] = {}
+    for tail, head in sorted(pairs, key=lambda pair: pair[1].index):  # earlier windows first
+        start = tail.offset + offsets.get(tail.index, 0) + len(tree.ordered_steps(tail))
+        offsets[head.index] = max(offsets.get(head.index, 0), start)
+        head.offset = offsets[head.index]
+        for step in tree.ordered_steps(head):
+            step.offset = head.offset
+            if step.shown_step != step.step:
+                step.label = f"{step.family} step {step.shown_step}"
 
 
 def _check_steps(steps) -> tuple[int, int] | None:
@@ -492,16 +566,44 @@ class _Builder:
     # -- leaves --
     def _assign_leaves(self) -> dict[int, Unit]:
         leaf_units: dict[int, Unit] = {}
+        initial = self._initial_states()
         for leaf in self.graph.leaves:
             if cut_from(leaf) is not None:
                 kind, title = "cut", "detached"
             elif isinstance(leaf, Parameter):
                 kind, title = "parameter", leaf.name or "parameter"
+            elif id(leaf) in initial and not leaf.name:
+                kind, title = "data", f"{ROLE_SYMBOLS.get(initial[id(leaf)], initial[id(leaf)])}_0"
             else:
                 kind, title = "data", leaf.name or ("zeros" if not np.any(leaf.data) else "data")
             home = _common_frame([self.unit_of[node.seq].frame for node in self.graph.leaf_consumers[id(leaf)]])
             leaf_units[id(leaf)] = self._add(kind, home, title, leaf=leaf)
         return leaf_units
+
+    def _initial_states(self) -> dict[int, str]:
+        """id(leaf) -> role of the leaves that are a sequence's initial state (h_0, c_0): the
+        leaf the first step reads where the second step reads the first step's state of that
+        role (every step is the same computation, so the same op at the same input position)."""
+        in_step: dict[int, list[Node]] = {}
+        frame_of = self.tree.frame_of
+        for node in self.graph.nodes:
+            outer = frame_of(node).outer_step
+            if outer is not None:
+                in_step.setdefault(id(outer), []).append(node)
+        roles: dict[int, str] = {}
+        for context in self.tree.frames:
+            ordered = self.tree.ordered_steps(context)
+            if len(ordered) < 2:
+                continue
+            first, second = in_step.get(id(ordered[0]), []), in_step.get(id(ordered[1]), [])
+            for node, twin in zip(first, second):
+                if node.name != twin.name or len(node.edges) != len(twin.edges):
+                    break  # not the same computation: say nothing
+                for edge, other in zip(node.edges, twin.edges):
+                    if (edge is not None and type(edge) is not Node and type(other) is Node
+                            and other.role is not None and other is not edge):
+                        roles.setdefault(id(edge), other.role)
+        return roles
 
     # -- links --
     def _links(self, leaf_units: dict[int, Unit]) -> list[Link]:
@@ -528,7 +630,47 @@ class _Builder:
                         link.against_time = tail.time > head.time
                 if not link.sources or link.sources[-1] is not edge:
                     link.sources.append(edge)
-        return list(links.values())
+        return list(links.values()) + self._slice_links(leaf_units) + self._cut_links(leaf_units)
+
+    def _cut_links(self, leaf_units: dict[int, Unit]) -> list[Link]:
+        """An edge from each ✂ to the state it cut, when that state is in the drawing."""
+        links = []
+        for leaf in self.graph.leaves:
+            unit = leaf_units[id(leaf)]
+            origin = cut_origin(leaf, self.unit_of.keys()) if unit.kind == "cut" else None
+            if origin is not None:
+                links.append(Link(self.unit_of[origin.seq], unit, None, cut=True))
+        return links
+
+    def _slice_links(self, leaf_units: dict[int, Unit]) -> list[Link]:
+        """Parameters every step uses through one op before the steps (the input projection
+        x W_ihᵀ + b for all steps in one matmul): an edge from the parameter to each step that
+        reads its slice, so W_ih fans out over time like W_hh. Followed through ops outside the
+        steps only; a parameter also used inside a step (W_hh) has its own edges already."""
+        frame_of, unit_of, consumers = self.tree.frame_of, self.unit_of, self.graph.consumers
+        links: list[Link] = []
+        for leaf in self.graph.leaves:
+            unit = leaf_units[id(leaf)]
+            users = self.graph.leaf_consumers[id(leaf)]
+            if (unit.kind != "parameter" or leaf.ndim < 2     # weights: a bias's fan would only repeat it
+                    or any(frame_of(user).outer_step is not None for user in users)):
+                continue
+            via = unit_of[users[0].seq]
+            heads: dict[str, Unit] = {}
+            stack, seen = list(users), {user.seq for user in users}
+            while stack:
+                node = stack.pop()
+                for user in consumers.get(node.seq, ()):
+                    if frame_of(user).outer_step is not None:
+                        head = unit_of[user.seq]
+                        if head.kind != "elided" and head is not via:
+                            heads.setdefault(head.uid, head)
+                    elif user.seq not in seen:
+                        seen.add(user.seq)
+                        stack.append(user)
+            if len(heads) > 1:
+                links.extend(Link(unit, head, None, via=via) for head in heads.values())
+        return links
 
 
 def _common_frame(frames: list[Frame]) -> Frame:

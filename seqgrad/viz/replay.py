@@ -50,9 +50,17 @@ def replay_frames(model: GraphModel, by: str = "step") -> list[Reveal]:
     frames = [Reveal(math.inf, math.inf, f"forward done; backward starts at {root.name} with ∂L/∂L = 1")]
     stages: list[list] = []
     previous_key = None
+    consumers = model.walk.consumers
     for node in nodes:
         frame = frame_of(node)
         key = node.seq if by == "node" else id(frame.outer_step or frame)
+        if by == "step" and frame.outer_step is None:
+            # An op before the loop that only one step reads (its slice of the input projection)
+            # is backward's last move in that step: shown with it, not as a frame of its own.
+            steps = {id(frame_of(user).outer_step) for user in consumers.get(node.seq, ())}
+            users = consumers.get(node.seq, ())
+            if len(steps) == 1 and users and frame_of(users[0]).outer_step is not None:
+                key = next(iter(steps))
         if key != previous_key:
             stages.append([])
             previous_key = key

@@ -88,7 +88,7 @@ def test_data_parameters_and_ops_are_different_kinds_of_node():
     sg.manual_seed(0)
     parsed = Parsed(draw(run(nn.GRU(2, 3))))
     shapes = {parsed.labels[name].split("|")[0]: attrs["shape"] for name, attrs in parsed.attrs.items()}
-    assert shapes["weight_ih_l0"] == "box3d" and shapes["data"] == "note" and shapes["zeros"] == "note"
+    assert shapes["weight_ih_l0"] == "box3d" and shapes["data"] == "note" and shapes["h_0"] == "note"
     assert shapes["sum"] == "box" and "rounded" in parsed.attrs[parsed.nodes_labelled(r"^sum\|")[0]]["style"]
 
 
@@ -110,12 +110,13 @@ def test_after_backward_nodes_and_edges_carry_the_gradient_and_it_fades_back_in_
     assert "No gradients yet" not in parsed.legend and "log scale" in parsed.legend
     hidden = {int(re.match(r"h(\d+) = ", parsed.labels[node]).group(1)): node
               for node in parsed.nodes_labelled(r"^h\d+ = ")}
-    norms = [float(re.search(r"∇ ([-0-9.e]+)", parsed.labels[hidden[t]]).group(1)) for t in range(6)]
+    assert sorted(hidden) == list(range(1, 7))     # h_1 ... h_6; h_0 is the initial state
+    norms = [float(re.search(r"∇ ([-0-9.e]+)", parsed.labels[hidden[t]]).group(1)) for t in range(1, 7)]
     assert all(earlier < later for earlier, later in zip(norms, norms[1:]))
-    fills = [luminance(parsed.attrs[hidden[t]]["fillcolor"]) for t in range(6)]
+    fills = [luminance(parsed.attrs[hidden[t]]["fillcolor"]) for t in range(1, 7)]
     assert all(earlier > later for earlier, later in zip(fills, fills[1:]))   # paler further back
     widths = {tail: float(attrs["penwidth"]) for tail, _, attrs in parsed.visible_edges() if tail in hidden.values()}
-    assert widths[hidden[0]] < widths[hidden[4]]
+    assert widths[hidden[1]] < widths[hidden[5]]
     assert all("tooltip" in attrs for tail, _, attrs in parsed.visible_edges() if tail in hidden.values())
 
 
@@ -255,3 +256,44 @@ def test_arguments_are_checked():
         draw(sg.randn(3))
     with pytest.raises(TypeError, match="expected a Tensor"):
         draw([loss, "loss"])
+
+
+def test_each_edge_is_coloured_by_the_gradient_it_carries():
+    """a feeds a sum (gradient 1 per entry) and a product with zeros (gradient 0): the edge into the
+    product is grey although its source's own gradient is large."""
+    x = sg.tensor([1.0, 2.0], requires_grad=True)
+    a = x * 2.0
+    loss = a.sum() + (a * np.zeros(2)).sum()
+    with sg.viz.record():
+        loss.backward()
+    parsed = Parsed(draw(loss))
+    source = parsed.nodes_labelled(r"^mul\|")[0]
+    colours = {parsed.labels[head].split("|")[0]: attrs["color"] for tail, head, attrs in parsed.visible_edges()
+               if tail == source}
+    assert colours["mul"] == "#d9d9d9"                     # exactly zero flows back along it
+    assert colours["sum"] != "#d9d9d9"
+
+
+def test_a_bidirectional_title_counts_time_steps_once():
+    sg.manual_seed(0)
+    parsed = Parsed(draw(run(nn.LSTM(2, 3, bidirectional=True), steps=3)))
+    assert "· 3 time steps" in parsed.legend and "6 time steps" not in parsed.legend
+
+
+def test_truncated_windows_drawn_together_number_steps_on_and_link_each_cut_to_its_state():
+    from seqgrad.bptt import detach_state
+
+    sg.manual_seed(0)
+    rnn = nn.RNN(2, 3)
+    inputs = sg.randn(6, 1, 2)
+    losses, state = [], None
+    for start in (0, 3):
+        output, state = rnn(inputs[start:start + 3], detach_state(state))
+        losses.append((output[-1] ** 2).sum())     # the first window's final-state op is dropped here
+    parsed = Parsed(draw(losses, level="cell"))
+    steps = {parsed.labels[node].split("|")[0]: node for node in parsed.nodes_labelled(r"^RNNCell step \d")}
+    assert sorted(steps) == [f"RNNCell step {t}" for t in range(6)]    # 3-5 continue 0-2
+    cut = parsed.nodes_labelled(r"cut: detach")[0]
+    into_cut = [(tail, attrs) for tail, head, attrs in parsed.visible_edges() if head == cut]
+    assert [tail for tail, _ in into_cut] == [steps["RNNCell step 2"]]  # from the state it copied
+    assert "dashed" in into_cut[0][1]["style"]
