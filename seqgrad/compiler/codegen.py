@@ -500,6 +500,25 @@ class _Generator:
         return (self.steps,) + self.x_var.shape
 
     # --- backward --------------------------------------------------------------------------
+    def _carried_in_place(self, state_cots, scratch_ids: set, loop_stored: dict) -> dict[int, str]:
+        """Speed: the state gradients written straight into their carry buffer (id of the gradient -> the
+        carried name) instead of into scratch and then `np.copyto` at the end of the step: one numpy call and
+        one pass over (B, H) less per state per step (GRU S2: 18 -> 17 calls a step). Safe when the carry is
+        last read before the equation that makes the new gradient, and never through a view."""
+        position = {id(eq.output): k for k, eq in enumerate(self.backward_eqs)}
+        viewed = {id(i) for eq in self.backward_eqs if emit.is_view(eq) for i in eq.inputs if isinstance(i, Var)}
+        chosen: dict[int, str] = {}
+        for carry, grad in zip(state_cots, self.d_states):
+            if carry is None or grad is None or grad is carry or id(grad) in chosen or id(carry) in viewed:
+                continue
+            if id(grad) not in scratch_ids or id(grad) in loop_stored or grad is self.d_x:
+                continue
+            made_at = position[id(grad)]
+            if any(i is carry for eq in self.backward_eqs[made_at:] for i in eq.inputs):
+                continue
+            chosen[id(grad)] = carry.name
+        return chosen
+
     def write_backward(self, w: _Writer) -> None:
         program, T = self.program, self.steps
         in_off, out_off, first_slot, final_slot = self.slots()
@@ -555,6 +574,8 @@ class _Generator:
                 scratch.append(var)
         for var in assembles:
             w.line(f"{var.name} = np.zeros({var.shape}, {var.dtype.name!r})", "assembled from slices; the rest stays 0")
+        carried_in_place = self._carried_in_place(state_cots, {id(v) for v in scratch}, loop_stored)
+        scratch = [var for var in scratch if id(var) not in carried_in_place]
         scratch += [eq.output for eq in self.recomputed]
         if scratch:
             w.line("# scratch for one step, reused by every step")
@@ -619,7 +640,8 @@ class _Generator:
             elif eq.op is ASSEMBLE:
                 for ref, index in zip(eq.inputs, eq.params["indices"]):
                     if isinstance(ref, Var) and uses.get(id(ref)) == 1 and id(ref) in scratch_ids \
-                            and id(ref) not in state_grad_ids and id(ref) not in leaf_ids:
+                            and id(ref) not in state_grad_ids and id(ref) not in leaf_ids \
+                            and id(ref) not in carried_in_place:
                         target = eq.output.name if eq.output is not self.d_x else f"{grad_x_buffer}[t]"
                         slice_target[id(ref)] = f"{target}[{emit.index_text(index, self.constant)}]"
         slot_of = {id(self.d_x): f"{grad_x_buffer}[t]"} if self.d_x is not None else {}
@@ -643,6 +665,8 @@ class _Generator:
                     target = f"{grad_x_buffer}[t]"
                 elif id(var) in loop_stored:
                     target = f"{loop_stored[id(var)]}[t]"
+                elif id(var) in carried_in_place:
+                    target = carried_in_place[id(var)]
                 elif target is None and id(var) in scratch_ids:
                     target = var.name
                 _write(w, eq, args_, target, var.name, comment, self.constant, self.transposed)
@@ -656,7 +680,7 @@ class _Generator:
                 continue
             if grad is None:
                 w.line(f"{var.name}.fill(0)", f"{name} does not reach the previous step")
-            elif grad is not var:
+            elif grad is not var and id(grad) not in carried_in_place:
                 w.line(f"np.copyto({var.name}, {where[id(grad)]})", f"carry ∂L/∂{name} to step t-1")
         w.depth -= 1
         # after the loop: the tall products of the shared weights' gradients
