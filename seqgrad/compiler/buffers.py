@@ -14,7 +14,10 @@ import sys
 
 import numpy as np
 
-SMALL_BYTES = 1 << 20  # below this, np.empty: the allocator reuses such blocks by itself
+# Below this, np.empty: the allocator reuses such blocks by itself. Speed: 64 KB, not 1 MB, so the
+# per-step buffers of mid-sized layers (GRU S1: 50 x 32 x 128 float32, 0.8 MB) are pooled too; fresh
+# ones came back from the OS as new pages every call (GRU S1 forward 1.42-1.50x -> 1.24x the baseline's).
+SMALL_BYTES = 1 << 16
 LIMIT_BYTES = 1 << 30  # the pool keeps at most this much; beyond it, buffers are not kept
 
 
