@@ -41,6 +41,7 @@ NODE_STYLE = {
 CUT_COLOUR = "#b03a2e"
 PARAMETER_EDGE = "#6f8fb8"
 PLAIN_EDGE = "#606060"
+THROUGH_EDGE = "#7b6fa8"  # a state read through ops drawn straight through (an attention's fan-in)
 
 COMPILED = "compiled "  # op-name prefix of a compiled layer-direction's node (seqgrad.compile)
 
@@ -428,9 +429,15 @@ class _Writer:
             return {"style": "dashed", "color": CUT_COLOUR, "penwidth": "1.4", "arrowhead": "tee",
                     "label": html_label(_small("✂ detach()", CUT_COLOUR)),
                     "tooltip": plain_text("the state this cut copied; backward stops at the cut")}
+        if link.through:  # a step's state read by another step through stack/concat/projection ops not drawn
+            names = ", ".join(unit.title for unit in link.through)
+            return {"color": THROUGH_EDGE, "penwidth": "0.9", "arrowhead": "normal",
+                    "tooltip": plain_text(f"{link.head.title} reads {link.tail.title}'s state through {names} "
+                                          "(drawn straight through)")}
         if link.via is not None:  # a weight's use at one step through the projection before the steps
-            return {"style": "dashed", "color": PARAMETER_EDGE, "penwidth": "0.8", "constraint": "false",
-                    "arrowhead": "onormal",
+            hidden = link.via.uid in self.model.through  # its only edges: keep it ranked before the steps
+            return {"style": "dashed", "color": PARAMETER_EDGE, "penwidth": "0.8",
+                    "constraint": "true" if hidden else "false", "arrowhead": "onormal",
                     "tooltip": plain_text(f"{link.tail.title}: this step's slice of {link.via.title} "
                                           "(one op for all steps before the loop)")}
         attrs: dict[str, str] = {}
@@ -556,6 +563,9 @@ class _Writer:
             parts.append("thick edge: hidden-state path")
         if "cell" in roles:
             parts.append("double edge: cell-state path")
+        if any(link.through for link in self.model.links):
+            parts.append("thin purple edge: a step's state read by a later step through stack/concat/projection "
+                         "ops drawn straight through (attention reads every encoder step)")
         if any(link.via is not None for link in self.model.links):
             parts.append("dashed blue arrow: a weight's slice used at that step (one projection for all steps)")
         if "cut" in kinds:
