@@ -153,3 +153,17 @@ def test_weight_ih_slice_edges_are_coloured_by_their_step_term(float64):
         colours[link.head.steps[0]] = edge.group(1)
         assert edge.group(1) == scale.line(slice_norm(link))[0]
     assert len(set(colours.values())) > 1          # the far steps' terms are smaller: not one colour
+
+
+def test_two_unconnected_runs_of_one_layer_are_two_series(float64):
+    """The same layer run on two inputs (no cut between them): both claim steps 0-2, so the plot
+    keeps them apart instead of refusing or merging them."""
+    sg.manual_seed(0)
+    rnn = nn.RNN(2, 3)
+    first, _ = rnn(sg.randn(3, 1, 2))
+    second, _ = rnn(sg.randn(3, 1, 2))
+    data = _data(explore((first ** 2).sum() + (second ** 2).sum()))
+    assert [series["label"] for series in data["plot"]] == ["RNN · layer 0 · forward (run 1)",
+                                                            "RNN · layer 0 · forward (run 2)"]
+    keys = [point["key"] for series in data["plot"] for point in series["points"]]
+    assert all(len(series["points"]) == 3 for series in data["plot"]) and len(set(keys)) == 6
