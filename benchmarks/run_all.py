@@ -1,6 +1,6 @@
 """Run every benchmark in turn and print their tables (the figures in RESULTS.md come from this).
 
-    python benchmarks/run_all.py            # about 10 minutes on 2 cores
+    python benchmarks/run_all.py            # about 15 minutes on 2 cores
 Run it on a quiet machine: the ratios are measured in one run, but other processes competing
 for the cores distort the small-op timings most.
 """
@@ -15,15 +15,16 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["op_overhead.py", "training_step.py", "memory_and_scaling.py"]
+SCRIPTS = [["op_overhead.py"], ["training_step.py"], ["training_step.py", "--cell", "gru", "--dtypes", "float32"],
+           ["memory_and_scaling.py"], ["compile_time.py"], ["demo_throughput.py"]]
 
 
 def main() -> int:
     print(f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}, "
           f"{platform.processor() or 'cpu'}")
-    for script in SCRIPTS:
-        print(f"\n## {script}\n", flush=True)
-        subprocess.run([sys.executable, str(HERE / script)], check=True)
+    for script, *options in SCRIPTS:
+        print(f"\n## {' '.join([script] + options)}\n", flush=True)
+        subprocess.run([sys.executable, str(HERE / script), *options], check=True)
     return 0
 
 

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import emit, kernels
+from .buffers import POOL
 from .derive import BackwardProgram, active_vars, derive_backward
-from .optimize import ASSEMBLE, assemble_scatters, count_uses, merge_common, prune
+from .optimize import ASSEMBLE, assemble_scatters, count_uses, merge_common, prune, subtract_negations
 from .program import Const, Equation, StepProgram, Var
+from .retarget import retarget
 
 
 @dataclass
@@ -106,14 +108,51 @@ def _deferrable(var: Var, producer: dict, step_vars: set[int], leaves: list, pos
 
 
 def generate(program: StepProgram, steps: int, reverse: bool) -> Generated:
-    """Forward and BPTT source for `program` run over `steps` steps (in reverse when `reverse`)."""
-    backward = derive_backward(program)
-    projection = program.projection
-    projection_backward = None
-    if projection is not None:
-        reserved = [e.output.name for e in backward.equations] + [v.name for v in backward.cotangent_inputs]
-        projection_backward = derive_backward(projection, reserved=reserved)
+    """Forward and BPTT source for `program` (traced at the real batch and steps) run over `steps`
+    steps, in reverse when `reverse`."""
+    backward, projection_backward = _derive(program)
     return _Generator(program, backward, projection_backward, steps, reverse).run()
+
+
+def generate_from_probes(probes: dict, steps: int, batch: int, reverse: bool) -> Generated:
+    """The same, from small traces: `probes[(steps_k, batch_k)]` for two step counts and two batch
+    sizes (or the real one). Each derived program is stretched to the real sizes (retarget), so no
+    full-size array is ever made while compiling. Raises NotLinear when shapes do not scale."""
+    derived = {key: (program,) + _derive(program) for key, program in probes.items()}
+    step_counts = sorted({key[0] for key in probes})
+    batches = sorted({key[1] for key in probes})
+    for batch_k in batches:  # project_inputs over few steps -> over `steps`
+        (program, _, proj_back), other = derived[(step_counts[0], batch_k)], None
+        if program.projection is not None and step_counts[0] != steps:
+            other, _, other_back = derived[(step_counts[1], batch_k)]
+            retarget([program.projection.equations, proj_back.equations],
+                     [other.projection.equations, other_back.equations], step_counts[0], step_counts[1], steps,
+                     pairs=list(zip(program.projection.inputs, other.projection.inputs))
+                     + list(zip(proj_back.cotangent_inputs, other_back.cotangent_inputs)))
+    program, backward, proj_back = derived[(step_counts[0], batches[0])]
+    if batches[0] != batch:  # a small batch -> `batch`
+        other, other_backward, other_proj_back = derived[(step_counts[0], batches[1])]
+        first = [program.equations, backward.equations]
+        second = [other.equations, other_backward.equations]
+        pairs = list(zip(program.inputs, other.inputs)) + list(zip(backward.cotangent_inputs,
+                                                                    other_backward.cotangent_inputs))
+        if program.projection is not None:
+            first += [program.projection.equations, proj_back.equations]
+            second += [other.projection.equations, other_proj_back.equations]
+            pairs += list(zip(program.projection.inputs, other.projection.inputs))
+            pairs += list(zip(proj_back.cotangent_inputs, other_proj_back.cotangent_inputs))
+        pairs += [(a, b) for a, b in zip(program.outputs, other.outputs)]
+        retarget(first, second, batches[0], batches[1], batch, pairs=pairs)
+    return _Generator(program, backward, proj_back, steps, reverse).run()
+
+
+def _derive(program: StepProgram):
+    backward = derive_backward(program)
+    projection_backward = None
+    if program.projection is not None:
+        reserved = [e.output.name for e in backward.equations] + [v.name for v in backward.cotangent_inputs]
+        projection_backward = derive_backward(program.projection, reserved=reserved)
+    return backward, projection_backward
 
 
 class _Generator:
@@ -186,6 +225,7 @@ class _Generator:
                 self.invariant.add(id(eq.output))
                 self.backward_invariant_eqs.append(eq)
         loop_eqs = [eq for eq in loop_eqs if id(eq.output) not in self.invariant]
+        loop_eqs = subtract_negations(loop_eqs, count_uses(loop_eqs, loop_needed_back))
         self.backward_eqs = assemble_scatters(loop_eqs, count_uses(loop_eqs, loop_needed_back))
         post = [eq for eq in equations if eq in self.post]  # keep program order
         self.post = assemble_scatters(post, count_uses(post, [g[1] for g in self.param_grads.values() if g]))
@@ -236,13 +276,20 @@ class _Generator:
         w.line("")
         self.write_backward(w)
         source = "\n".join(w.lines) + "\n"
-        namespace = {"np": np, "sigmoid": kernels.sigmoid, "constants": self.constant.values,
-                     "forward": _primitive_forwards()}
+        namespace = {"np": np, "sigmoid": kernels.sigmoid, "constants": self.constant.values, "buffers": POOL,
+                     "primitive_forward": self.primitive_forwards()}
         code = compile(source, f"<seqgrad.compiler {program.cell_name}>", "exec")
         exec(code, namespace)
         return Generated(source, namespace["forward"], namespace["backward"], program.state_names,
                          [p.role for p in self.params], namespace, output_width=self.outputs[0].shape[1],
                          output_slot=int(self.output_state is not None))
+
+    def primitive_forwards(self) -> dict:
+        """op name -> forward, for the ops the source calls by name (those without a numpy spelling)."""
+        lists = [self.program.equations, self.back.equations]
+        if self.program.projection is not None:
+            lists += [self.program.projection.equations, self.proj_back.equations]
+        return {eq.op.name: eq.op.forward for equations in lists for eq in equations}
 
     def signature_args(self) -> list[str]:
         names = [p.name for p in self.params]
@@ -278,14 +325,21 @@ class _Generator:
                     where[id(var)] = by_role[var.role]
             for eq in proj.equations:
                 args_ = [_arg(i, where, self.constant) for i in eq.inputs]
-                w.line(f"{eq.output.name} = {emit.value(eq, args_, self.constant)}",
-                       f"{eq.op.name} {_shape_text(eq.output)}")
+                statement = emit.into(eq, args_, eq.output.name)
+                if statement is not None and not emit.is_view(eq):  # into a buffer kept between calls
+                    w.line(f"{eq.output.name} = buffers.empty({eq.output.shape}, {eq.output.dtype.name!r})")
+                    w.line(statement, f"{eq.op.name} {_shape_text(eq.output)}")
+                else:
+                    w.line(f"{eq.output.name} = {emit.value(eq, args_, self.constant)}",
+                           f"{eq.op.name} {_shape_text(eq.output)}")
                 where[id(eq.output)] = eq.output.name
             x_source = where[id(proj.outputs[0])]
             pb = self.proj_back
-            self.projection_saved = sorted({i.name for eq in prune(pb.equations, [v for v in pb.grads.values() if v])
-                                            for i in eq.inputs if isinstance(i, Var) and i.name in where.values()
-                                            and not i.role})
+            used = prune(pb.equations, [v for v in pb.grads.values() if v])
+            self.projection_saved = sorted({i.name for eq in used for i in eq.inputs
+                                            if isinstance(i, Var) and i.name in where.values() and not i.role})
+            if any(i is proj.input("x") for eq in used for i in eq.inputs):
+                self.projection_saved.append("inputs")
         self.x_source = x_source
         self.transposed = {}
         self.write_invariants(w, self.forward_invariant_eqs, self.forward_eqs, where)
@@ -298,7 +352,7 @@ class _Generator:
             if k == self.output_state:
                 w.line(f"{name}_states = outputs", f"slot 0: the initial {name}; slot t + 1: step t's output")
             else:
-                w.line(f"{name}_states = np.empty({(T + 1,) + var.shape}, {var.dtype.name!r})",
+                w.line(f"{name}_states = buffers.empty({(T + 1,) + var.shape}, {var.dtype.name!r})",
                        f"slot {first_slot}: the initial {name}")
             w.line(f"{name}_states[{first_slot}] = {name}_initial")
         state_out = {id(v): k for k, v in enumerate(self.outputs[1:])}
@@ -313,7 +367,7 @@ class _Generator:
                 continue
             if id(var) in self.residuals:
                 self.stored[id(var)] = f"{var.name}_steps"
-                w.line(f"{var.name}_steps = np.empty({(T,) + var.shape}, {var.dtype.name!r})")
+                w.line(f"{var.name}_steps = buffers.empty({(T,) + var.shape}, {var.dtype.name!r})")
             elif var is not self.outputs[0] and emit.into(eq, ["a"] * len(eq.inputs), "o") is not None:
                 scratch.append(var)
         if scratch:
@@ -408,7 +462,13 @@ class _Generator:
         if any(v is self.shared for v in self.leaf_operands):
             return False
         producer = next((p for p, eq in enumerate(self.backward_eqs) if eq.output is self.d_x), None)
-        if producer is None or self.backward_eqs[producer].op is ASSEMBLE:
+        if producer is not None and self.backward_eqs[producer].op is ASSEMBLE \
+                and self.backward_eqs[producer].params.get("base"):  # first written where its base is made
+            base = self.backward_eqs[producer].inputs[0]
+            producer = next((p for p, eq in enumerate(self.backward_eqs) if eq.output is base), None)
+        elif producer is not None and self.backward_eqs[producer].op is ASSEMBLE:
+            return False
+        if producer is None:
             return False
         alias = _aliases(self.forward_view_eqs + self.backward_eqs)
         for position, eq in enumerate(self.backward_eqs):
@@ -416,6 +476,19 @@ class _Generator:
             if reads and (position > producer or (position == producer and eq.op.name not in emit.UFUNCS)):
                 return False
         return True
+
+    def inputs_gradient_is_a_view(self) -> bool:
+        """Does the projection's backward return (a view of) the step-input gradient buffer itself as the
+        inputs' gradient? Then that buffer leaves the layer and must be its own, not a reused one."""
+        pb = self.proj_back
+        var = pb.grads.get(id(self.program.projection.input("x")))
+        producer = {id(eq.output): eq for eq in pb.equations}
+        while var is not None and id(var) in producer:
+            eq = producer[id(var)]
+            if eq.op.name not in ("reshape", "getitem", "transpose", "broadcast_to"):
+                return False
+            var = eq.inputs[0] if isinstance(eq.inputs[0], Var) else None
+        return var is not None
 
     def needs_inputs_saved(self) -> bool:
         ids = {id(i) for eq in self.backward_eqs for i in eq.inputs if isinstance(i, Var)}
@@ -458,6 +531,9 @@ class _Generator:
             w.line(f"grad_{self.x_source} = {grad_x_buffer}",
                    f"∂L/∂(step input), one slot per step, over the spent {self.shared.name}")
             grad_x_buffer = f"grad_{self.x_source}"
+        elif self.d_x is not None and self.proj_back is not None and not self.inputs_gradient_is_a_view():
+            w.line(f"{grad_x_buffer} = buffers.empty({(T,) + self.x_var.shape}, {self.x_var.dtype.name!r})",
+                   "∂L/∂(step input), one slot per step (each step writes its own)")
         else:
             w.line(f"{grad_x_buffer} = np.zeros({(T,) + self.x_var.shape}, {self.x_var.dtype.name!r})",
                    "∂L/∂(step input), one slot per step")
@@ -472,7 +548,7 @@ class _Generator:
                 continue
             if id(var) in leaf_ids:
                 loop_stored[id(var)] = f"{var.name}_steps"
-                w.line(f"{var.name}_steps = np.empty({(T,) + var.shape}, {var.dtype.name!r})")
+                w.line(f"{var.name}_steps = buffers.empty({(T,) + var.shape}, {var.dtype.name!r})")
             elif eq.op is ASSEMBLE:
                 assembles.append(var)
             elif emit.into(eq, ["a"] * len(eq.inputs), "o") is not None:
@@ -538,7 +614,9 @@ class _Generator:
         # a value used only by an assemble is written straight into its slice
         slice_target = {}
         for eq in self.backward_eqs:
-            if eq.op is ASSEMBLE:
+            if eq.op is ASSEMBLE and eq.params.get("base"):
+                slice_target[id(eq.inputs[0])] = eq.output.name  # the base is written in place
+            elif eq.op is ASSEMBLE:
                 for ref, index in zip(eq.inputs, eq.params["indices"]):
                     if isinstance(ref, Var) and uses.get(id(ref)) == 1 and id(ref) in scratch_ids \
                             and id(ref) not in state_grad_ids and id(ref) not in leaf_ids:
@@ -727,7 +805,14 @@ def _write(w: _Writer, eq: Equation, args: list[str], target: str | None, name: 
 
 
 def _assemble(w: _Writer, eq: Equation, args: list[str], name: str, written: dict, constant, fill: bool) -> None:
-    """Write each part into its slice of `name` (parts already written there are skipped)."""
+    """Write each part into its slice of `name` (parts already written there are skipped); onto a
+    base (already written into `name`), add each part into its slice."""
+    if eq.params.get("base"):
+        if written.get(id(eq.inputs[0])) is None:
+            w.line(f"np.copyto({name}, {args[0]})")
+        for arg, index in zip(args[1:], eq.params["indices"]):
+            w.line(f"{name}[{emit.index_text(index, constant)}] += {arg}", "assemble: the gradient of a slice, added")
+        return
     covered = np.zeros(eq.output.shape, dtype=bool)
     overlap = False
     for index in eq.params["indices"]:
@@ -740,11 +825,6 @@ def _assemble(w: _Writer, eq: Equation, args: list[str], name: str, written: dic
         if isinstance(ref, Var) and written.get(id(ref)) is not None and not overlap:
             continue
         w.line(f"{target} {'+=' if overlap else '='} {arg}", f"{eq.op.name}: the gradient of a slice")
-
-
-def _primitive_forwards() -> dict:
-    from ..ops.primitive import REGISTRY
-    return {name: op.forward for name, op in REGISTRY.items()}
 
 
 __all__ = ["generate", "Generated", "active_vars"]

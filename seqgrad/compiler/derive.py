@@ -69,6 +69,8 @@ def derive_backward(program: StepProgram, seed: int = 2, reserved=()) -> Backwar
     for var in program.inputs:
         if var.role == "valid":
             inputs[id(var)] = (rng.random(var.shape) > 0.3).astype(var.dtype)
+        elif var.role.startswith("param:"):  # only the structure matters: no need for random weights
+            inputs[id(var)] = np.full(var.shape, 0.5, var.dtype)
         else:
             inputs[id(var)] = rng.standard_normal(var.shape).astype(var.dtype)
     values = evaluate(program, inputs)
@@ -87,6 +89,8 @@ def derive_backward(program: StepProgram, seed: int = 2, reserved=()) -> Backwar
     cotangent_inputs: list[Var] = []
     grad_of: dict[int, object] = {}  # id(forward var) -> traced cotangent Tensor
 
+    owners: dict[int, Var] = {}  # id(gradient Var) -> the forward Var it was first the gradient of
+
     def add_to(var: Var, contribution) -> None:
         previous = grad_of.get(id(var))
         if previous is None:
@@ -94,6 +98,7 @@ def derive_backward(program: StepProgram, seed: int = 2, reserved=()) -> Backwar
         else:
             recorder.default_name = f"d_{var.name}"
             grad_of[id(var)] = previous + contribution
+        owners.setdefault(id(recorder.vars[id(grad_of[id(var)])]), var)
 
     with recording(recorder):
         names = ("output",) + tuple(program.state_names) if len(program.outputs) > 1 else program.state_names
@@ -137,7 +142,7 @@ def derive_backward(program: StepProgram, seed: int = 2, reserved=()) -> Backwar
                         raise ValueError(f"the gradient rule of {eq.op.name} gave input {position} shape "
                                          f"{grad.shape}, expected {source.shape}")
                 add_to(source, grad)
-    _name_gradients(recorder, grad_of, program)
+    _name_gradients(recorder, owners)
     grads = {}
     for var in program.inputs:
         if _is_differentiable(var):
@@ -157,13 +162,12 @@ def _names_of(program: StepProgram) -> list[str]:
     return names
 
 
-def _name_gradients(recorder: _Recorder, grad_of: dict, program: StepProgram) -> None:
-    """`d_<input>` for the final gradients; `<op>_<first input>` for the rules' intermediates."""
-    owner = {id(recorder.vars[id(value)]): var for var_id, value in grad_of.items()
-             for var in program.inputs if id(var) == var_id}
+def _name_gradients(recorder: _Recorder, owners: dict) -> None:
+    """`d_<value>` for the gradient of each value (named after the first value it is the gradient
+    of: `d_pre_activation`, `d_forget_gate`); `<op>_<first input>` for the rules' intermediates."""
     for eq in recorder.equations:
-        var = owner.get(id(eq.output))
-        if var is not None and (eq.output.name.startswith("_") or not eq.output.name.startswith("d_")):
+        var = owners.get(id(eq.output))
+        if var is not None:
             recorder.names.discard(eq.output.name)
             eq.output.name = recorder.fresh(f"d_{var.name}")
     for eq in recorder.equations:

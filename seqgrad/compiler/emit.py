@@ -78,15 +78,15 @@ def value(eq, args, constant) -> str:
     if name == "stack":
         return f"np.stack(({', '.join(args)},), axis={params.get('axis', 0)})"
     if name == "scatter":
-        return (f"forward['scatter']({args[0]}, index={constant(params['index'])}, shape={tuple(params['shape'])}, "
-                f"unique={params['unique']})")
+        return (f"primitive_forward['scatter']({args[0]}, index={constant(params['index'])}, "
+                f"shape={tuple(params['shape'])}, unique={params['unique']})")
     if hasattr(np, name) and isinstance(getattr(np, name), np.ufunc) and not params:
         return f"np.{name}({', '.join(args)})"
     if name.endswith(".reduce") and hasattr(np, name.split(".")[0]):
         extra = "".join(f", {k}={v!r}" for k, v in params.items())
         return f"np.{name}({', '.join(args)}{extra})"
     extra = "".join(f", {k}={constant(v) if isinstance(v, np.ndarray) else repr(v)}" for k, v in params.items())
-    return f"forward[{name!r}]({', '.join(args)}{extra})"
+    return f"primitive_forward[{name!r}]({', '.join(args)}{extra})"
 
 
 def into(eq, args, out, transposed: dict | None = None) -> str | None:

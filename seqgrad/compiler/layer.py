@@ -19,10 +19,12 @@ from ..nn.module import Module
 from ..nn.recurrent import Recurrent
 from ..ops.primitive import Primitive, apply
 from ..tensor import Tensor
-from .codegen import Generated, generate
+from .codegen import Generated, generate, generate_from_probes
+from .retarget import NotLinear
 from .trace import TraceError, trace
 
 CACHE_SIZE = 64
+SMALL_TRACE_SIZES = (2, 3)  # steps and batch sizes of the traces that are stretched to the real ones
 _CACHE: OrderedDict = OrderedDict()
 
 
@@ -49,9 +51,17 @@ def compiled_code(cell, steps: int, batch: int, input_size: int, dtype, reverse:
     if found is not None:
         _CACHE.move_to_end(key)
         return found
-    program = trace(cell, batch, dtype, input_size=input_size, steps=steps, recurrent_mask=recurrent_mask,
-                    lengths=lengths)
-    generated = generate(program, steps, reverse)
+    options = dict(input_size=input_size, recurrent_mask=recurrent_mask, lengths=lengths)
+    # Traced on tiny sizes (two step counts, two batch sizes) and stretched to the real ones; a cell
+    # whose shapes do not scale linearly is traced at its real sizes instead.
+    step_counts = SMALL_TRACE_SIZES if steps > SMALL_TRACE_SIZES[1] else (steps,)
+    batches = SMALL_TRACE_SIZES if batch > SMALL_TRACE_SIZES[1] else (batch,)
+    probes = {(s, b): trace(cell, b, dtype, steps=s, check=(s, b) == (step_counts[0], batches[0]), **options)
+              for s in step_counts for b in batches}  # value dependence is looked for once
+    try:
+        generated = generate_from_probes(probes, steps, batch, reverse)
+    except NotLinear:
+        generated = generate(trace(cell, batch, dtype, steps=steps, **options), steps, reverse)
     generated.op = _node_op(type(cell).__name__, generated)
     _CACHE[key] = generated
     if len(_CACHE) > CACHE_SIZE:

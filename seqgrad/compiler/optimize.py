@@ -58,20 +58,22 @@ def prune(equations: list[Equation], needed: list[Var]) -> list[Equation]:
     return kept
 
 
-def _assemble_forward(*values, shape, indices):
-    out = np.zeros(shape, dtype=np.result_type(*values))
-    for index, value in zip(indices, values):
+def _assemble_forward(*values, shape, indices, base=False):
+    out = np.array(values[0], copy=True) if base else np.zeros(shape, dtype=np.result_type(*values))
+    for index, value in zip(indices, values[1:] if base else values):
         out[index] += value
     return out
 
 
 def _assemble_vjp(ctx, g):
-    return tuple(g[index] for index in ctx.params["indices"])
+    parts = tuple(g[index] for index in ctx.params["indices"])
+    return ((g,) + parts) if ctx.params.get("base") else parts
 
 
 ASSEMBLE = declare_primitive(
     "assemble", _assemble_forward, _assemble_vjp, register=False,
-    doc="zeros(shape) with each value added at its (basic) index: several scatters summed, in one buffer")
+    doc="zeros(shape) (or a copy of a base value) with each value added at its (basic) index: several "
+        "scatters summed, in one buffer")
 
 
 def _basic(index) -> bool:
@@ -99,9 +101,34 @@ def assemble_scatters(equations: list[Equation], uses: dict[int, int]) -> list[E
                 eq = Equation(ASSEMBLE, a.inputs + b.inputs,
                               {"shape": eq.output.shape, "indices": a.params["indices"] + b.params["indices"]},
                               eq.output)
+            elif a is not None or b is not None:
+                eq = _onto_base(eq, a, b, producer, uses, out)
         producer[id(eq.output)] = eq
         out.append(eq)
     return out
+
+
+def _onto_base(eq: Equation, a, b, producer: dict, uses: dict, out: list) -> Equation:
+    """`add(x, assemble(parts))` becomes `assemble(x; parts)` (x written in place, the parts added
+    into their slices) when x is made by a plain op used only here and the parts do not overlap."""
+    from .emit import into, is_view
+    assembled, base = (a, eq.inputs[1]) if a is not None and a.op is ASSEMBLE else (b, eq.inputs[0])
+    if assembled is None or assembled.op is not ASSEMBLE or assembled.params.get("base") \
+            or uses.get(id(assembled.output)) != 1 or uses.get(id(base)) != 1:
+        return eq
+    made = producer.get(id(base))
+    if made is None or is_view(made) or made.op is ASSEMBLE or into(made, ["a"] * len(made.inputs), "o") is None:
+        return eq
+    if base.shape != eq.output.shape or base.dtype != eq.output.dtype or assembled.output.shape != eq.output.shape:
+        return eq
+    covered = np.zeros(eq.output.shape, dtype=bool)
+    for index in assembled.params["indices"]:
+        if covered[index].any():
+            return eq
+        covered[index] = True
+    out.remove(assembled)
+    return Equation(ASSEMBLE, (base,) + assembled.inputs,
+                    {"shape": eq.output.shape, "indices": assembled.params["indices"], "base": True}, eq.output)
 
 
 def count_uses(equations: list[Equation], outputs: list[Var] = ()) -> dict[int, int]:
@@ -116,3 +143,24 @@ def count_uses(equations: list[Equation], outputs: list[Var] = ()) -> dict[int, 
 
 
 __all__ = ["merge_common", "prune", "assemble_scatters", "count_uses", "ASSEMBLE", "Const"]
+
+
+def subtract_negations(equations: list[Equation], uses: dict[int, int]) -> list[Equation]:
+    """`add(a, neg(b))` (a rule's -g meeting a sum) becomes `sub(a, b)`: one op instead of two, the
+    same IEEE result (a + (-b) is exactly a - b)."""
+    from ..ops import sub
+    producer = {id(eq.output): eq for eq in equations}
+    dropped: set[int] = set()
+    out = []
+    for eq in equations:
+        if eq.op.name == "add" and all(isinstance(i, Var) for i in eq.inputs):
+            for position in (1, 0):
+                negated = producer.get(id(eq.inputs[position]))
+                if negated is not None and negated.op.name == "neg" and uses.get(id(negated.output)) == 1 \
+                        and isinstance(negated.inputs[0], Var) and negated.output.shape == eq.output.shape:
+                    other = eq.inputs[1 - position]
+                    eq = Equation(sub, (other, negated.inputs[0]), {}, eq.output)
+                    dropped.add(id(negated))
+                    break
+        out.append(eq)
+    return [eq for eq in out if id(eq) not in dropped]

@@ -11,6 +11,7 @@ class MinimalGatedUnit(nn.Cell):
     """The README's cell: f = σ(W_f [h, x] + b_f); h̃ = tanh(W_h [f ⊙ h, x] + b_h); h' = h + f ⊙ (h̃ - h)."""
 
     state_names = ("hidden",)
+    masks_recurrent = True
 
     def __init__(self, input_size, hidden_size, dtype=np.float64):
         super().__init__()

@@ -10,6 +10,8 @@ from seqgrad.compiler import TraceError
 
 
 class Branching(nn.RNNCell):
+    masks_recurrent = False
+
     def step(self, x, state):
         hidden, _ = super().step(x, state)
         if (hidden.sum() > 0):  # a Python branch on values
@@ -18,18 +20,24 @@ class Branching(nn.RNNCell):
 
 
 class NumpyInside(nn.RNNCell):
+    masks_recurrent = False
+
     def step(self, x, state):
         hidden = sg.Tensor(np.tanh(x.data[:, :self.hidden_size] + state[0].data))
         return hidden, (hidden,)
 
 
 class WrongStates(nn.RNNCell):
+    masks_recurrent = False
+
     def step(self, x, state):
         hidden, _ = super().step(x, state)
         return hidden, (hidden, hidden)
 
 
 class WrongShape(nn.RNNCell):
+    masks_recurrent = False
+
     def step(self, x, state):
         hidden, _ = super().step(x, state)
         return hidden, (hidden[:, :2],)
@@ -59,6 +67,8 @@ def test_two_traces_that_differ_are_refused():
     calls = []
 
     class Drifting(nn.RNNCell):
+        masks_recurrent = False
+
         def step(self, x, state):
             calls.append(1)
             hidden, _ = super().step(x, state)

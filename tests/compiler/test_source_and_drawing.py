@@ -51,3 +51,13 @@ def test_a_compiled_layer_is_one_marked_node_with_a_gradient_at_every_level():
     for level in ("op", "cell", "layer"):
         source = sg.viz.draw(loss, level=level).source
         assert "compiled" in source and "peripheries=2" in source, level
+
+
+def test_the_readme_excerpt_is_generated_text():
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    excerpt = readme.split("```text\n", 1)[1].split("```", 1)[0]
+    text = sg.compiler.source(nn.LSTMCell(8, 32), batch_size=4, steps=50)
+    for line in excerpt.splitlines():
+        if line.strip() != "...":
+            assert line in text.splitlines(), line
