@@ -17,7 +17,7 @@ from ..data import dates_task, reversal_task, sorting_task
 from ..models.seq2seq import ATTENTIONS, CELLS, alignment, save_checkpoint, translate
 from ..training.seq2seq_trainer import build_model, encoder_gradient_flow, exact_match, train_seq2seq
 from ..training.threads import limit_blas_threads
-from ._options import one_line_errors, positive_float, positive_int
+from ._options import one_line_errors, positive_float, positive_int, seed
 
 TASKS = {"dates": dates_task, "reversal": reversal_task, "sorting": sorting_task}
 
@@ -56,7 +56,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--compare-plain", action="store_true",
                         help="also train the same model without attention for the same time, and compare")
     parser.add_argument("--output", type=Path, default=Path("seq2seq_output"), help="default: ./seq2seq_output")
-    parser.add_argument("--seed", type=int, default=0, help="default: 0")
+    parser.add_argument("--seed", type=seed, default=0, help="default: 0")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
