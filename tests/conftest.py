@@ -1,9 +1,11 @@
-"""Shared fixtures: a float64 default dtype for gradchecks, always restored."""
+"""Shared fixtures: a float64 default dtype for gradchecks, always restored; the BLAS thread count
+restored after tests of commands (which keep OpenBLAS to one thread)."""
 
 import numpy as np
 import pytest
 
 import seqgrad
+from seqgrad.training.threads import blas_threads, limit_blas_threads
 
 
 @pytest.fixture(autouse=True)
@@ -19,3 +21,12 @@ def float64():
     """Python numbers and lists become float64 inside the test (finite differences need it)."""
     seqgrad.set_default_dtype(np.float64)
     yield np.float64
+
+
+@pytest.fixture
+def restore_blas_threads():
+    """The commands keep OpenBLAS to one thread; the rest of the suite gets its setting back."""
+    before = blas_threads()
+    yield
+    if before is not None:
+        limit_blas_threads(before)

@@ -7,20 +7,13 @@ import pytest
 from seqgrad.cli import main
 from seqgrad.commands.demo import OUTPUTS
 from seqgrad.training.lm_checkpoint import load_char_lm
-from seqgrad.training.threads import blas_threads, limit_blas_threads
 
 TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 40
 TINY_TRAIN = ["--steps", "3", "--hidden", "8", "--embedding", "4", "--batch", "4", "--seq-len", "16",
               "--no-progress"]
 
 
-@pytest.fixture(autouse=True)
-def _restore_blas_threads():
-    """The commands keep OpenBLAS to one thread; the rest of the suite gets its setting back."""
-    before = blas_threads()
-    yield
-    if before is not None:
-        limit_blas_threads(before)
+pytestmark = pytest.mark.usefixtures("restore_blas_threads")
 
 
 def one_error_line(capsys) -> str:
