@@ -1,5 +1,5 @@
 """Shared fixtures: a float64 default dtype for gradchecks, always restored; the BLAS thread count
-restored after tests of commands (which keep OpenBLAS to one thread)."""
+restored after tests of commands (which keep OpenBLAS to one thread); a small text file to train on."""
 
 import numpy as np
 import pytest
@@ -30,3 +30,11 @@ def restore_blas_threads():
     yield
     if before is not None:
         limit_blas_threads(before)
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    """A small English text file (1,920 characters, 15 distinct) for character-model commands."""
+    path = tmp_path / "text.txt"
+    path.write_text("the cat sat on the mat. the dog sat on the log.\n" * 40, encoding="utf-8")
+    return path

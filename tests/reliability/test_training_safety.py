@@ -21,18 +21,10 @@ from seqgrad.data import CharTokenizer
 from seqgrad.models.char_lm import CharLM, sample
 from seqgrad.training.lm_checkpoint import load_char_lm, save_char_lm
 
-TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 40
 TINY = ["--hidden", "8", "--embedding", "4", "--batch", "4", "--seq-len", "16", "--no-progress"]
 
 
 pytestmark = pytest.mark.usefixtures("restore_blas_threads")
-
-
-@pytest.fixture
-def text_file(tmp_path):
-    path = tmp_path / "text.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    return path
 
 
 @pytest.fixture
