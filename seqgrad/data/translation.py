@@ -191,7 +191,8 @@ def split_distinct(items: Sequence, sizes: tuple[int, int, int], rng: np.random.
     return [[items[i] for i in chosen[bounds[k]:bounds[k + 1]]] for k in range(3)]
 
 
-def _check_sizes(sizes, where: str) -> tuple[int, int, int]:
+def check_split_sizes(sizes, where: str) -> tuple[int, int, int]:
+    """(train, validation, test) sizes as a tuple of three positive ints; ValueError naming `where` otherwise."""
     if len(sizes) != 3 or any(not isinstance(size, int) or size < 1 for size in sizes):
         raise ValueError(f"{where}: sizes must be three positive ints (train, validation, test), got {sizes!r}")
     return tuple(sizes)
@@ -239,7 +240,7 @@ def _string_task(name: str, target: Callable[[str], str], description: str, size
                  rng: np.random.Generator | None) -> TranslationTask:
     """Distinct random strings over `alphabet`, split into train/validation/test, each paired with target(text)."""
     where = f"{name}_task"
-    sizes = _check_sizes(sizes, where)
+    sizes = check_split_sizes(sizes, where)
     generator = resolve_rng(seed, rng, where)
     strings = _distinct_strings(sum(sizes), alphabet, min_length, max_length, generator, where)
     parts = split_distinct(strings, sizes, generator, where)
