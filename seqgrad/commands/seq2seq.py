@@ -61,9 +61,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def _model(task, attention: str, args):
+    """A fresh model of the command's sizes and cell; attention "none" is the plain encoder-decoder."""
+    return build_model(task, attention=None if attention == "none" else attention, hidden_size=args.hidden,
+                       embedding_size=args.embedding, cell=args.cell, seed=args.seed)
+
+
 def _train(task, attention: str, args, label: str):
-    model = build_model(task, attention=None if attention == "none" else attention, hidden_size=args.hidden,
-                        embedding_size=args.embedding, cell=args.cell, seed=args.seed)
+    model = _model(task, attention, args)
     bar = tqdm(total=args.steps, desc=label, unit="step", disable=args.no_progress, dynamic_ncols=True, leave=False)
     shown = {"accuracy": None}
 
@@ -179,8 +184,7 @@ def _figures(model, plain, task, history, examples, outputs, decoding, args, out
     if plain is not None:
         flows["no attention, trained"] = encoder_gradient_flow(plain, task, same_length)
     for attention in (args.attention, "none"):
-        fresh = build_model(task, attention=None if attention == "none" else attention, hidden_size=args.hidden,
-                            embedding_size=args.embedding, cell=args.cell, seed=args.seed)
+        fresh = _model(task, attention, args)
         flows[f"{'no attention' if attention == 'none' else 'attention'}, untrained"] = \
             encoder_gradient_flow(fresh, task, same_length)
     figure, ax = plt.subplots(figsize=(7, 4), layout="constrained")
