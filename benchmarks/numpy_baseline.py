@@ -29,7 +29,7 @@ choice below was measured on the benchmark sizes:
   instead of T small ones; the gradients are transposed to (G*H, steps*B) for that a
   chunk of ~4096 rows at a time, which keeps the products large and the extra memory small.
 
-Interface and equations follow /work/shared/EQUATIONS.md and PyTorch: time-major input
+Interface and equations follow docs/EQUATIONS.md and PyTorch: time-major input
 (T, B, D), output (T, B, H); LSTM weight_ih (4H, D), weight_hh (4H, H), bias_ih and
 bias_hh (4H,), gate order i, f, g, o; GRU weight_ih (3H, D), weight_hh (3H, H), biases
 (3H,), gate order r, z, n with the reset gate applied after the hidden product

@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import seqgrad as sg
+from seqgrad import exercises
 from seqgrad.data import dates_task
 from seqgrad.models import load_checkpoint, translate
 from seqgrad.models.seq2seq import alignment
@@ -210,3 +211,33 @@ plt.show()
 # The benchmark's figure (`benchmarks/experiments/seq2seq_dates.png`) shows the same for both
 # models after training. Attention did not make the recurrent network better at carrying
 # gradient through time; it shortened the path the gradient has to travel.
+
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise prints what it asks; fill in the answer and run the cell: `exercises.check`
+# says whether it is right, and if not, what is wrong and where to look (`exercises.hint(name)`
+# for more). Answers are numbers or numpy functions; the checks compare them with the library.
+
+# %%
+exercises.show("additive_attention")
+
+
+def attend(query, keys, lengths, weight_query, weight_key, bias, v):
+    """Your answer: (weights (B, S), context (B, H)) of additive attention, in numpy."""
+    ...
+
+
+exercises.check("additive_attention", attend)
+
+# %%
+exercises.show("teacher_forcing_inputs")
+
+
+def decoder_inputs(targets):
+    """Your answer: the decoder's inputs (T, B) under teacher forcing."""
+    ...
+
+
+exercises.check("teacher_forcing_inputs", decoder_inputs)

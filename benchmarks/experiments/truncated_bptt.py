@@ -66,7 +66,7 @@ def plot(summary: dict, path: Path) -> None:
     figure, ax = plt.subplots(figsize=(8.6, 4.2), layout="constrained")
     for label, run in summary["runs"].items():
         ax.plot(run["eval_steps"], run["eval_accuracy"], marker="o", markersize=3,
-                label=f"{label}: {run['accuracy']:.0%}")
+                label=f"{label}: {run['accuracy']:.1%}")
     ax.axhline(summary["chance"], color="gray", linestyle="--", label=f"guessing ({summary['chance']:.0%})")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(f"training batch (sequences of {summary['length']} steps)")

@@ -101,7 +101,7 @@ def test_gru_gradients_match_finite_differences():
 
 
 def test_lstm_matches_the_equations_step_by_step():
-    """A plain per-step evaluation of EQUATIONS.md (no fusion, no buffers) gives the same output."""
+    """A plain per-step evaluation of docs/EQUATIONS.md (no fusion, no buffers) gives the same output."""
     weights, arrays, _ = random_problem("lstm", seed=2)
     sigmoid = lambda a: 1.0 / (1.0 + np.exp(-a))
     H = HIDDEN_SIZE

@@ -1,5 +1,5 @@
 """Gradient flow through time: ||dL/dh_k|| from one backward pass and ||dh_T/dh_k|| from a few,
-checked against the chain rule written out for the Elman RNN (EQUATIONS.md, "Why gradients
+checked against the chain rule written out for the Elman RNN (docs/EQUATIONS.md, "Why gradients
 vanish": dh_j/dh_{j-1} = diag(1 - h_j^2) W_hh)."""
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Plain-numpy versions of the equations in shared/EQUATIONS.md, written independently
+"""Plain-numpy versions of the equations in docs/EQUATIONS.md, written independently
 of seqgrad's cells, to check the layers against the math itself."""
 
 import numpy as np

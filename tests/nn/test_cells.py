@@ -1,4 +1,4 @@
-"""Cells against the equations of shared/EQUATIONS.md and PyTorch's calling conventions."""
+"""Cells against the equations of docs/EQUATIONS.md and PyTorch's calling conventions."""
 
 import numpy as np
 import pytest

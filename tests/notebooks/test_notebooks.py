@@ -1,10 +1,11 @@
-"""The teaching notebooks: each runs top to bottom without an error, and the committed file is
-what notebooks/build.py generates (so the reviewed Python source is what readers run).
+"""The teaching notebooks: every source notebooks/NN_*.py runs top to bottom without an error, holds
+no IPython magic (so it also runs as a plain script), and its committed .ipynb is its build.
 
-The committed notebooks are executed in memory, in a temporary folder, with this
+Sources are converted with jupytext and executed in memory, in a temporary folder, with this
 interpreter's ipykernel (see `build.execute`); nothing under notebooks/ is rewritten.
 """
 
+import ast
 import importlib.util
 import sys
 from pathlib import Path
@@ -13,10 +14,6 @@ import nbformat
 import pytest
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
-EXPECTED = [
-    "01_engine.ipynb", "02_elman_rnn.ipynb", "03_vanishing_exploding.ipynb",
-    "04_gates_and_custom_cells.ipynb", "05_bidirectional_tagging.ipynb", "06_training_in_practice.ipynb",
-]
 
 
 def _load_build_script():
@@ -28,6 +25,7 @@ def _load_build_script():
 
 
 build = _load_build_script()
+SOURCES = build.sources(NOTEBOOK_DIR)
 
 
 @pytest.fixture(scope="session")
@@ -37,13 +35,13 @@ def kernel_scratch(tmp_path_factory):
     return tmp_path_factory.mktemp("notebook-kernel")
 
 
-def _read(name: str) -> nbformat.NotebookNode:
-    return nbformat.read(NOTEBOOK_DIR / name, as_version=4)
-
-
-def test_every_notebook_is_built_by_build_py():
-    assert sorted(build.NOTEBOOKS) == EXPECTED
-    assert sorted(path.name for path in NOTEBOOK_DIR.glob("*.ipynb")) == EXPECTED
+def test_every_notebook_has_a_source_and_every_source_a_notebook():
+    assert len(SOURCES) >= 6, [path.name for path in SOURCES]
+    numbers = [path.name[:2] for path in SOURCES]
+    assert len(set(numbers)) == len(numbers), f"two sources share a number: {numbers}"
+    built = sorted(path.name for path in NOTEBOOK_DIR.glob("*.ipynb"))
+    assert built == sorted(path.with_suffix(".ipynb").name for path in SOURCES), \
+        "each notebooks/NN_slug.py has its NN_slug.ipynb (run notebooks/build.py NN) and no .ipynb lacks a source"
 
 
 def test_the_kernel_is_this_interpreter(tmp_path, kernel_scratch):
@@ -54,27 +52,53 @@ def test_the_kernel_is_this_interpreter(tmp_path, kernel_scratch):
     assert notebook.cells[0].outputs[0]["text"].strip() == sys.executable
 
 
-@pytest.mark.parametrize("name", EXPECTED)
-def test_committed_notebook_matches_its_source_in_build_py(name):
-    committed, generated = _read(name), build.build(build.NOTEBOOKS[name])
-    assert [(cell.cell_type, cell.source) for cell in committed.cells] == \
-        [(cell.cell_type, cell.source) for cell in generated.cells], \
-        f"{name} differs from notebooks/build.py: run `.venv/bin/python notebooks/build.py {name[:2]}`"
-    executed = [cell for cell in committed.cells if cell.cell_type == "code"]
-    assert all(cell.execution_count is not None for cell in executed), f"{name} is saved without its outputs"
+def test_a_source_round_trips_through_the_percent_format(tmp_path):
+    source = tmp_path / "99_example.py"
+    source.write_text("# %% [markdown]\n# # Title\n#\n# Some *text*.\n\n# %%\nx = 1\nprint(x)\n")
+    notebook = build.read_source(source)
+    assert build.cells_of(notebook) == [("markdown", "# Title\n\nSome *text*."), ("code", "x = 1\nprint(x)")]
+    assert [cell.id for cell in notebook.cells] == ["cell-00", "cell-01"]
+    assert build.out_of_date(source) == "99_example.ipynb is missing"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda path: path.stem)
+def test_source_is_plain_python(source):
+    """No magics or shell escapes: the source parses as Python and runs as a script."""
+    notebook = build.read_source(source)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            lines = [line.lstrip() for line in cell.source.splitlines()]
+            assert not [line for line in lines if line.startswith(("%", "!"))], f"{source.name}: {cell.source[:80]}"
+    ast.parse(source.read_text(), filename=str(source))
+    assert notebook.cells[0].cell_type == "markdown" and notebook.cells[0].source.startswith("# "), \
+        f"{source.name} starts with a markdown cell holding its title"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda path: path.stem)
+def test_committed_notebook_is_the_build_of_its_source(source):
+    reason = build.out_of_date(source)
+    assert reason is None, f"{reason}: run `.venv/bin/python notebooks/build.py {source.name[:2]}`"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", EXPECTED)
-def test_notebook_runs_top_to_bottom(name, tmp_path, kernel_scratch):
-    committed_bytes = (NOTEBOOK_DIR / name).read_bytes()
-    notebook = _read(name)
-    for cell in notebook.cells:  # run from a clean slate: outputs come only from this execution
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
+@pytest.mark.parametrize("source", SOURCES, ids=lambda path: path.stem)
+def test_notebook_runs_top_to_bottom(source, tmp_path, kernel_scratch):
+    built = source.with_suffix(".ipynb")
+    committed = built.read_bytes() if built.exists() else None
+    notebook = build.read_source(source)
     build.execute(notebook, workdir=tmp_path, scratch=kernel_scratch)  # raises CellExecutionError on any error
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert all(cell.execution_count is not None for cell in code_cells)
     errors = [output for cell in code_cells for output in cell.outputs if output.output_type == "error"]
     assert not errors, errors
-    assert (NOTEBOOK_DIR / name).read_bytes() == committed_bytes, f"running {name} rewrote the committed file"
+    assert (built.read_bytes() if built.exists() else None) == committed, f"running {source.name} rewrote {built.name}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda path: path.stem)
+def test_the_notebooks_exercises_are_in_it(source):
+    """Every exercise seqgrad.exercises files under this notebook's number is checked in its source."""
+    from seqgrad import exercises
+
+    text = source.read_text()
+    missing = [name for name in exercises.names(source.name[:2]) if f'exercises.check("{name}"' not in text]
+    assert not missing, f"{source.name} does not check its exercises {missing}"
