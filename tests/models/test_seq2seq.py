@@ -11,7 +11,7 @@ import seqgrad as sg
 from seqgrad.data import dates_task
 from seqgrad.errors import CheckpointError
 from seqgrad.models import Seq2Seq, load_checkpoint, save_checkpoint, translate
-from seqgrad.models.seq2seq import alignment
+from seqgrad.models.seq2seq import CONFIG_KEY, alignment
 
 CHECKPOINT = Path(__file__).resolve().parents[2] / "benchmarks" / "experiments" / "seq2seq_dates_checkpoint.npz"
 SOURCE_VOCAB, TARGET_VOCAB, BOS, EOS = 9, 7, 2, 3
@@ -171,6 +171,10 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     sg.save({"embedding.weight": np.zeros((3, 2))}, tmp_path / "other.npz")
     with pytest.raises(CheckpointError, match="not a sequence-to-sequence checkpoint"):
         load_checkpoint(tmp_path / "other.npz")
+    deep = "[" * 100_000 + "]" * 100_000   # json.loads alone would raise RecursionError
+    sg.save({CONFIG_KEY: np.frombuffer(deep.encode("ascii"), dtype=np.uint8)}, tmp_path / "deep.npz")
+    with pytest.raises(CheckpointError, match="nested more than 64 levels"):
+        load_checkpoint(tmp_path / "deep.npz")
     with pytest.raises(ValueError, match="cannot encode '#'"):
         translate(loaded, loaded_task, ["#3 March"])
 
