@@ -21,10 +21,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "through a linear readout, and draw everything that led to the loss: time steps as "
                     "clusters, parameters once, gradient heat with --backward.",
         epilog="example: seqgrad graph --cell lstm --steps 4 --level op --backward -o lstm.svg")
-    parser.add_argument("--cell", choices=CELLS, default="lstm",
-                        help="the layer: tanh RNN, LSTM, GRU, or a bidirectional LSTM (bilstm, also spelled "
-                             "bidirectional); default lstm")
-    parser.add_argument("--bidirectional", action="store_true", help="make any --cell bidirectional")
     parser.add_argument("--steps", type=positive_int, default=3, help="sequence length T (default 3); more than 64 "
                         "steps, or more than 2,000 nodes, are elided to the first and last 3 steps")
     parser.add_argument("--level", choices=("op", "cell", "layer"), default="op",
@@ -32,6 +28,21 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "layer and direction (default op)")
     parser.add_argument("--backward", action="store_true",
                         help="run loss.backward() first, so the drawing shows the gradient norms")
+    add_model_arguments(parser)
+    parser.add_argument("--no-shapes", action="store_true", help="leave output shapes out of the labels")
+    parser.add_argument("--title", help="title printed above the legend")
+    parser.add_argument("-o", "--output", type=Path,
+                        help="file to write; the extension picks the format (.svg, .png, .pdf, or .dot/.gv for "
+                             "the DOT source). Without it the DOT source is printed.")
+    return parser
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the model `build_loss` makes, and --keep (shared with `seqgrad explore`)."""
+    parser.add_argument("--cell", choices=CELLS, default="lstm",
+                        help="the layer: tanh RNN, LSTM, GRU, or a bidirectional LSTM (bilstm, also spelled "
+                             "bidirectional); default lstm")
+    parser.add_argument("--bidirectional", action="store_true", help="make any --cell bidirectional")
     parser.add_argument("--keep", type=int, nargs=2, metavar=("FIRST", "LAST"),
                         help="draw only the first and last few steps and elide the middle into one node")
     parser.add_argument("--layers", type=positive_int, default=1, help="stacked layers (default 1)")
@@ -39,12 +50,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--hidden-size", type=positive_int, default=3, help="hidden units (default 3)")
     parser.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
     parser.add_argument("--seed", type=seed, default=0, help="random seed for weights and data (default 0)")
-    parser.add_argument("--no-shapes", action="store_true", help="leave output shapes out of the labels")
-    parser.add_argument("--title", help="title printed above the legend")
-    parser.add_argument("-o", "--output", type=Path,
-                        help="file to write; the extension picks the format (.svg, .png, .pdf, or .dot/.gv for "
-                             "the DOT source). Without it the DOT source is printed.")
-    return parser
+
+
+def kept_steps(args: argparse.Namespace) -> tuple[int, int] | None:
+    """--keep FIRST LAST as a tuple (None when not given); a negative count is a usage error."""
+    from seqgrad.cli import UsageError
+
+    if args.keep is None:
+        return None
+    if min(args.keep) < 0:
+        raise UsageError(f"--keep FIRST LAST must not be negative, got {args.keep[0]} {args.keep[1]}")
+    return tuple(args.keep)
 
 
 def build_loss(cell: str, steps: int, layers: int = 1, input_size: int = 2, hidden_size: int = 3,
@@ -72,8 +88,7 @@ def run(args) -> int:
     from seqgrad.viz import DrawingTooLarge, draw, record, render
     from seqgrad.viz.draw import LONG_SEQUENCE, MAX_NODES, count_nodes
 
-    if args.keep is not None and min(args.keep) < 0:
-        raise UsageError(f"--keep FIRST LAST must not be negative, got {args.keep[0]} {args.keep[1]}")
+    keep = kept_steps(args)
     if args.output is not None and args.output.suffix.lower() not in EXTENSIONS:
         raise UsageError(f"cannot tell the format of {str(args.output)!r}: use one of {', '.join(EXTENSIONS)}")
     directions = 2 if args.bidirectional or args.cell in ("bilstm", "bidirectional") else 1
@@ -90,7 +105,7 @@ def run(args) -> int:
     if args.backward:
         with record():
             loss.backward()
-    level, keep = args.level, tuple(args.keep) if args.keep else None
+    level = args.level
     nodes = count_nodes(loss, level=level, steps=keep)
     too_long = level != "layer" and args.steps > LONG_SEQUENCE   # Graphviz takes minutes (see docs/VIZ.md)
     if keep is None and (nodes > MAX_NODES or too_long):

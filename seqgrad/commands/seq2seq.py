@@ -17,7 +17,7 @@ from ..data import dates_task, reversal_task, sorting_task
 from ..models.seq2seq import ATTENTIONS, CELLS, alignment, save_checkpoint, translate
 from ..training.seq2seq_trainer import build_model, encoder_gradient_flow, exact_match, train_seq2seq
 from ..training.threads import limit_blas_threads
-from ._options import one_line_errors, positive_float, positive_int
+from ._options import one_line_errors, positive_float, positive_int, seed
 
 TASKS = {"dates": dates_task, "reversal": reversal_task, "sorting": sorting_task}
 
@@ -56,14 +56,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--compare-plain", action="store_true",
                         help="also train the same model without attention for the same time, and compare")
     parser.add_argument("--output", type=Path, default=Path("seq2seq_output"), help="default: ./seq2seq_output")
-    parser.add_argument("--seed", type=int, default=0, help="default: 0")
+    parser.add_argument("--seed", type=seed, default=0, help="default: 0")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
+def _model(task, attention: str, args):
+    """A fresh model of the command's sizes and cell; attention "none" is the plain encoder-decoder."""
+    return build_model(task, attention=None if attention == "none" else attention, hidden_size=args.hidden,
+                       embedding_size=args.embedding, cell=args.cell, seed=args.seed)
+
+
 def _train(task, attention: str, args, label: str):
-    model = build_model(task, attention=None if attention == "none" else attention, hidden_size=args.hidden,
-                        embedding_size=args.embedding, cell=args.cell, seed=args.seed)
+    model = _model(task, attention, args)
     bar = tqdm(total=args.steps, desc=label, unit="step", disable=args.no_progress, dynamic_ncols=True, leave=False)
     shown = {"accuracy": None}
 
@@ -179,8 +184,7 @@ def _figures(model, plain, task, history, examples, outputs, decoding, args, out
     if plain is not None:
         flows["no attention, trained"] = encoder_gradient_flow(plain, task, same_length)
     for attention in (args.attention, "none"):
-        fresh = build_model(task, attention=None if attention == "none" else attention, hidden_size=args.hidden,
-                            embedding_size=args.embedding, cell=args.cell, seed=args.seed)
+        fresh = _model(task, attention, args)
         flows[f"{'no attention' if attention == 'none' else 'attention'}, untrained"] = \
             encoder_gradient_flow(fresh, task, same_length)
     figure, ax = plt.subplots(figsize=(7, 4), layout="constrained")

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from ..cli import UsageError
-from ..data.translation import UnencodableTextError
 from ..errors import CheckpointError
 from ..models.seq2seq import alignment, load_checkpoint, translate
 from ._options import one_line_errors, positive_int
@@ -32,9 +31,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     try:
         outputs, decoding = translate(model, task, args.texts, beam_size=args.beam)
-    except UnencodableTextError as error:
-        raise UsageError(str(error)) from None
-    except ValueError as error:  # an empty text, say
+    except ValueError as error:  # an UnencodableTextError, or an empty text
         raise UsageError(str(error)) from None
     for index, (text, output) in enumerate(zip(args.texts, outputs)):
         print(f"{text}\t{output}")

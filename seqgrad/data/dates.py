@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ._seeding import resolve_rng
-from .translation import SPLITS, TranslationTask, split_distinct
+from .translation import SPLITS, TranslationTask, check_split_sizes, split_distinct
 
 FIRST_DAY = datetime.date(1970, 1, 1)
 LAST_DAY = datetime.date(2068, 12, 31)
@@ -114,8 +114,7 @@ def dates_task(sizes: tuple[int, int, int] = (20000, 1000, 1000), *, seed: int |
     Each date appears once, in one random format (`styles`: keys of DATE_FORMATS, all by default)
     and casing. Sources are characters; targets are the ten characters of yyyy-mm-dd then `</s>`.
     """
-    if len(sizes) != 3 or any(not isinstance(size, int) or size < 1 for size in sizes):
-        raise ValueError(f"dates_task: sizes must be three positive ints (train, validation, test), got {sizes!r}")
+    sizes = check_split_sizes(sizes, "dates_task")
     if styles is not None:
         unknown = [style for style in styles if style not in DATE_FORMATS]
         if unknown or not styles:

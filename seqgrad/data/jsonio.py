@@ -1,4 +1,5 @@
-"""JSON files for vocabularies and tokenizers: written atomically, read back with checks that name the file."""
+"""JSON files for vocabularies and tokenizers: written atomically, read back with checks that name the file;
+JSON headers kept inside checkpoints as uint8 arrays."""
 
 import json
 import os
@@ -6,12 +7,19 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..atomic import write_atomically
 from .errors import DataFileError
 
 FORMAT_VERSION = 1
 MAX_DEPTH = 64   # nesting of arrays and objects a seqgrad JSON file may have (ours use 3)
 _STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_array(payload: dict[str, Any]) -> np.ndarray:
+    """A JSON document as a uint8 array: text that an .npz can hold without pickling."""
+    return np.frombuffer(json.dumps(payload, ensure_ascii=False).encode("utf-8"), dtype=np.uint8).copy()
 
 
 def loads_bounded(text: str, max_depth: int = MAX_DEPTH):

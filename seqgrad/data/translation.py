@@ -10,7 +10,7 @@ read as `<unk>`: a translation of text the model cannot read would be meaningles
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -191,7 +191,8 @@ def split_distinct(items: Sequence, sizes: tuple[int, int, int], rng: np.random.
     return [[items[i] for i in chosen[bounds[k]:bounds[k + 1]]] for k in range(3)]
 
 
-def _check_sizes(sizes, where: str) -> tuple[int, int, int]:
+def check_split_sizes(sizes, where: str) -> tuple[int, int, int]:
+    """(train, validation, test) sizes as a tuple of three positive ints; ValueError naming `where` otherwise."""
     if len(sizes) != 3 or any(not isinstance(size, int) or size < 1 for size in sizes):
         raise ValueError(f"{where}: sizes must be three positive ints (train, validation, test), got {sizes!r}")
     return tuple(sizes)
@@ -221,23 +222,27 @@ def reversal_task(sizes: tuple[int, int, int] = (5000, 500, 500), *, alphabet: s
                   min_length: int = 3, max_length: int = 12, seed: int | None = None,
                   rng: np.random.Generator | None = None) -> TranslationTask:
     """Write a random string backwards ("abc" -> "cba"): every output step needs one far input step."""
-    sizes = _check_sizes(sizes, "reversal_task")
-    generator = resolve_rng(seed, rng, "reversal_task")
-    strings = _distinct_strings(sum(sizes), alphabet, min_length, max_length, generator, "reversal_task")
-    parts = split_distinct(strings, sizes, generator, "reversal_task")
-    splits = {name: [(text, text[::-1]) for text in part] for name, part in zip(SPLITS, parts)}
-    return TranslationTask.from_pairs("reversal", splits, f"reverse strings of {min_length}-{max_length} letters",
-                                      alphabet, alphabet)
+    return _string_task("reversal", lambda text: text[::-1], f"reverse strings of {min_length}-{max_length} letters",
+                        sizes, alphabet, min_length, max_length, seed, rng)
 
 
 def sorting_task(sizes: tuple[int, int, int] = (5000, 500, 500), *, alphabet: str = "0123456789",
                  min_length: int = 3, max_length: int = 12, seed: int | None = None,
                  rng: np.random.Generator | None = None) -> TranslationTask:
     """Sort the characters of a random string ("3141" -> "1134"): the output order is not the input's."""
-    sizes = _check_sizes(sizes, "sorting_task")
-    generator = resolve_rng(seed, rng, "sorting_task")
-    strings = _distinct_strings(sum(sizes), alphabet, min_length, max_length, generator, "sorting_task")
-    parts = split_distinct(strings, sizes, generator, "sorting_task")
-    splits = {name: [(text, "".join(sorted(text))) for text in part] for name, part in zip(SPLITS, parts)}
-    return TranslationTask.from_pairs("sorting", splits, f"sort strings of {min_length}-{max_length} characters",
-                                      alphabet, alphabet)
+    return _string_task("sorting", lambda text: "".join(sorted(text)),
+                        f"sort strings of {min_length}-{max_length} characters",
+                        sizes, alphabet, min_length, max_length, seed, rng)
+
+
+def _string_task(name: str, target: Callable[[str], str], description: str, sizes: tuple[int, int, int],
+                 alphabet: str, min_length: int, max_length: int, seed: int | None,
+                 rng: np.random.Generator | None) -> TranslationTask:
+    """Distinct random strings over `alphabet`, split into train/validation/test, each paired with target(text)."""
+    where = f"{name}_task"
+    sizes = check_split_sizes(sizes, where)
+    generator = resolve_rng(seed, rng, where)
+    strings = _distinct_strings(sum(sizes), alphabet, min_length, max_length, generator, where)
+    parts = split_distinct(strings, sizes, generator, where)
+    splits = {split: [(text, target(text)) for text in part] for split, part in zip(SPLITS, parts)}
+    return TranslationTask.from_pairs(name, splits, description, alphabet, alphabet)

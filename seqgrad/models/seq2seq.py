@@ -16,7 +16,6 @@ inside it, so drawings box every decoder step and show where its attention reads
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import numpy as np
 from .. import ops
 from ..autodiff.graph import mark_state
 from ..autodiff.tape import no_grad, scope
+from ..data.jsonio import json_array, loads_bounded
 from ..data.tokenizers import CharTokenizer
 from ..data.translation import TranslationTask
 from ..data.vocab import Vocabulary
@@ -390,7 +390,7 @@ def save_checkpoint(path: str | os.PathLike, model: Seq2Seq, task: TranslationTa
               "source_vocabulary": task.source.vocab.to_dict(), "target_vocabulary": task.target.to_dict(),
               "extra": extra or {}}
     arrays = {f"model.{name}": value for name, value in model.state_dict().items()}
-    arrays[CONFIG_KEY] = np.frombuffer(json.dumps(config).encode("utf-8"), dtype=np.uint8)
+    arrays[CONFIG_KEY] = json_array(config)
     return save_arrays(arrays, path)
 
 
@@ -403,8 +403,8 @@ def load_checkpoint(path: str | os.PathLike, task: str | None = None) -> tuple[S
         raise CheckpointError(f"{path}: not a sequence-to-sequence checkpoint (no {CONFIG_KEY!r} entry; it holds "
                               f"{keys}{', ...' if len(arrays) > 4 else ''})")
     try:
-        config = json.loads(arrays[CONFIG_KEY].astype(np.uint8).tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        config = loads_bounded(arrays[CONFIG_KEY].astype(np.uint8).tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:  # not JSON, or nested deeper than JSON headers ever are
         raise CheckpointError(f"{path}: its {CONFIG_KEY!r} entry is not readable JSON ({error})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT or config.get("version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: expected format {FORMAT!r} version {FORMAT_VERSION}")

@@ -133,6 +133,11 @@ def check_step_result(cell: Cell, output, new_state, batch: int) -> tuple:
     return tuple(new_state)
 
 
+def uniform_parameter(shape: tuple, hidden_size: int, dtype=None) -> Parameter:
+    """A new parameter ~ U(-1/sqrt(H), 1/sqrt(H)), PyTorch's default for recurrent weights."""
+    return init.recurrent_uniform_(Parameter(np.empty(shape, dtype or get_default_dtype())), hidden_size)
+
+
 class GatedCell(Cell):
     """A cell with PyTorch's four parameters: weight_ih (G·H, D), weight_hh (G·H, H),
     bias_ih and bias_hh (G·H,), all ~ U(-1/sqrt(H), 1/sqrt(H)); G gate blocks, named by
@@ -152,7 +157,7 @@ class GatedCell(Cell):
         if bias:
             shapes.update(bias_ih=(rows,), bias_hh=(rows,))
         for name, shape in shapes.items():
-            setattr(self, name, init.recurrent_uniform_(Parameter(np.empty(shape, dtype)), hidden_size))
+            setattr(self, name, uniform_parameter(shape, hidden_size, dtype))
         if not bias:
             self.bias_ih = self.bias_hh = None
 

@@ -7,16 +7,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from ..dtypes import get_default_dtype
 from . import init
-from .cells import Cell, GatedCell, LSTMCell
+from .cells import Cell, GatedCell, LSTMCell, uniform_parameter
 from .layers import LayerNorm
 from .module import Parameter
-
-
-def uniform_parameter(shape: tuple, hidden_size: int, dtype=None) -> Parameter:
-    """A new parameter ~ U(-1/sqrt(H), 1/sqrt(H)), PyTorch's default for recurrent weights."""
-    return init.recurrent_uniform_(Parameter(np.empty(shape, dtype or get_default_dtype())), hidden_size)
 
 
 class LayerNormLSTMCell(GatedCell):

@@ -13,10 +13,6 @@ from ..tensor import Tensor
 DIVERGED_FACTOR = 2.0   # a final loss above this many times the reference is a diverged run
 
 
-class DivergedError(FloatingPointError):
-    """A run diverged; the message says how and what to try."""
-
-
 def divergence(losses: Sequence[float], parameters: Iterable[tuple[str, Tensor]], final: float | None = None,
                reference: float | None = None, final_label: str = "loss") -> str | None:
     """Why a run diverged, or None when it did not.

@@ -7,7 +7,6 @@ stored under `model.<parameter name>` (PyTorch's names).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..data.errors import DataFileError
-from ..data.jsonio import loads_bounded
+from ..data.jsonio import json_array, loads_bounded
 from ..data.tokenizers import CharTokenizer
 from ..data.vocab import Vocabulary
 from ..errors import CheckpointError
@@ -28,11 +27,6 @@ VERSION = 1
 META_KEY = "charlm.json"
 WEIGHT_PREFIX = "model."
 GATES = {"lstm": LSTMCell.gates, "gru": GRUCell.gates, "rnn": RNNCell.gates}
-
-
-def json_array(payload: dict[str, Any]) -> np.ndarray:
-    """A JSON document as a uint8 array: text that an .npz can hold without pickling."""
-    return np.frombuffer(json.dumps(payload, ensure_ascii=False).encode("utf-8"), dtype=np.uint8).copy()
 
 
 def checkpoint_arrays(model: CharLM, tokenizer: CharTokenizer, info: dict[str, Any] | None = None) -> dict:

@@ -7,33 +7,18 @@ import pytest
 from seqgrad.cli import main
 from seqgrad.commands.demo import OUTPUTS
 from seqgrad.training.lm_checkpoint import load_char_lm
-from seqgrad.training.threads import blas_threads, limit_blas_threads
 
-TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 40
 TINY_TRAIN = ["--steps", "3", "--hidden", "8", "--embedding", "4", "--batch", "4", "--seq-len", "16",
               "--no-progress"]
 
 
-@pytest.fixture(autouse=True)
-def _restore_blas_threads():
-    """The commands keep OpenBLAS to one thread; the rest of the suite gets its setting back."""
-    before = blas_threads()
-    yield
-    if before is not None:
-        limit_blas_threads(before)
+pytestmark = pytest.mark.usefixtures("restore_blas_threads")
 
 
 def one_error_line(capsys) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     return err[0]
-
-
-@pytest.fixture
-def text_file(tmp_path):
-    path = tmp_path / "text.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    return path
 
 
 @pytest.fixture
@@ -51,11 +36,11 @@ def test_help(command, capsys):
     assert f"usage: seqgrad {command}" in capsys.readouterr().out
 
 
-def test_train_then_sample_round_trip(trained, capsys):
+def test_train_then_sample_round_trip(trained, text_file, capsys):
     capsys.readouterr()
     model, tokenizer, info = load_char_lm(trained)
     assert info["steps"] == 3 and info["unigram_bits_per_char"] > 0
-    assert set(tokenizer.vocab.tokens[2:]) == set(TEXT)
+    assert set(tokenizer.vocab.tokens[2:]) == set(text_file.read_text(encoding="utf-8"))
     assert main(["sample", "--checkpoint", str(trained), "--length", "30", "--prompt", "the ", "--seed", "1"]) == 0
     first = capsys.readouterr().out
     assert first.startswith("the ") and len(first.rstrip("\n")) >= 4

@@ -6,19 +6,13 @@ import pytest
 
 import seqgrad as sg
 from seqgrad.cli import main
-from seqgrad.training.threads import blas_threads, limit_blas_threads
 
 TINY = ["--steps", "3", "--hidden", "8", "--embedding", "4", "--batch", "8", "--train-size", "64",
         "--test-size", "8", "--examples", "2", "--beam", "2", "--no-progress"]
 FILES = ("model.npz", "attention.png", "learning_curve.png", "decoder_graph.svg", "gradient_flow.png")
 
 
-@pytest.fixture(autouse=True)
-def _restore_blas_threads():
-    before = blas_threads()
-    yield
-    if before is not None:
-        limit_blas_threads(before)
+pytestmark = pytest.mark.usefixtures("restore_blas_threads")
 
 
 @pytest.fixture(scope="module")

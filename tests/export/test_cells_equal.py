@@ -12,6 +12,7 @@ import pytest
 import seqgrad as sg
 from seqgrad import nn
 from seqgrad.export import to_torch
+from tests.export.torch_compare import relative
 from tests.nn.test_custom_cell import MinimalGatedUnit, PeepholeLSTM
 
 torch = pytest.importorskip("torch")
@@ -51,12 +52,6 @@ SHAPES = {  # (num_layers, bidirectional, lengths, give_state, batch_first)
     "stacked, lengths, batch first": (3, False, [1, 5, 3], True, True),
     "bidirectional, an empty sequence": (1, True, [0, 5, 3], True, False),
 }
-
-
-def relative(ours: np.ndarray, theirs) -> float:
-    theirs = theirs.detach().numpy()
-    assert ours.shape == theirs.shape
-    return float(np.abs(ours - theirs).max() / max(np.abs(theirs).max(), 1e-300))
 
 
 CASES = [(kind, shape) for kind in KINDS for shape in SHAPES] + [(kind, "stacked, bidirectional, lengths")

@@ -17,6 +17,7 @@ from seqgrad.export import ExportError, load_exported, to_torch, torch_source
 from seqgrad.models import CharLM
 from seqgrad.ops import primitive
 from seqgrad.training.lm_checkpoint import load_char_lm
+from tests.export.torch_compare import relative
 from tests.nn.test_custom_cell import PeepholeLSTM
 
 torch = pytest.importorskip("torch")
@@ -24,11 +25,6 @@ pytestmark = pytest.mark.torch
 
 TINY_TRAIN = ["--steps", "2", "--hidden", "8", "--embedding", "4", "--batch", "4", "--seq-len", "16",
               "--no-progress"]
-
-
-def relative(ours, theirs) -> float:
-    theirs = theirs.detach().numpy()
-    return float(np.abs(ours - theirs).max() / max(np.abs(theirs).max(), 1e-300))
 
 
 @pytest.mark.parametrize("cell,recurrent_dropout", [("lstm", 0.0), ("gru", 0.0), ("rnn", 0.0), ("lstm", 0.3)])

@@ -13,29 +13,11 @@ from seqgrad.cli import main
 from seqgrad.data import dates_task
 from seqgrad.export import ExportError, load_exported, to_torch
 from seqgrad.models import Seq2Seq, load_checkpoint, save_checkpoint
+from tests.export.torch_compare import relative
+from tests.models.seq2seq_batch import BOS, EOS, SOURCE_VOCAB, TARGET_VOCAB, batch
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
-
-SOURCE_VOCAB, TARGET_VOCAB, BOS, EOS = 9, 8, 1, 2
-
-
-def relative(ours, theirs) -> float:
-    theirs = theirs.detach().numpy()
-    return float(np.abs(ours - theirs).max() / max(np.abs(theirs).max(), 1e-300))
-
-
-def batch(seed=1):
-    """Sources (6, 4) padded past lengths (6, 3, 5, 1), targets (5, 4) ending in </s> with padding after."""
-    rng = np.random.default_rng(seed)
-    lengths = np.array([6, 3, 5, 1])
-    sources = rng.integers(2, SOURCE_VOCAB, size=(6, 4))
-    sources[np.arange(6)[:, None] >= lengths[None, :]] = 0
-    targets = rng.integers(3, TARGET_VOCAB, size=(5, 4))
-    targets[-1] = EOS
-    targets[3:, 1] = [EOS, 0]
-    return sources, lengths, targets
-
 
 CASES = {
     "additive lstm": dict(attention="additive", cell="lstm"),

@@ -11,7 +11,7 @@ import seqgrad as sg
 from seqgrad.data import dates_task
 from seqgrad.errors import CheckpointError
 from seqgrad.models import Seq2Seq, load_checkpoint, save_checkpoint, translate
-from seqgrad.models.seq2seq import alignment
+from seqgrad.models.seq2seq import CONFIG_KEY, alignment
 
 CHECKPOINT = Path(__file__).resolve().parents[2] / "benchmarks" / "experiments" / "seq2seq_dates_checkpoint.npz"
 SOURCE_VOCAB, TARGET_VOCAB, BOS, EOS = 9, 7, 2, 3
@@ -129,10 +129,15 @@ def test_decoder_steps_are_scopes_with_attention_inside():
                        if node.scope is not None and node.scope.name == "AdditiveAttention"
                        and node.scope.get("step") is not None]
     assert {node.scope.get("step") for node in attention_nodes} == {0, 1, 2, 3}
-    memory = next(unit for unit in graph.units if "memory" in unit.title)
-    encoder_steps = {link.tail.uid for link in graph.links if link.tail.title.startswith("LSTMCell step")}
-    assert len(encoder_steps) == 10      # both directions' 5 steps all feed the encoder output
-    assert {link.head.title for link in graph.links if link.tail is memory} == {f"Decoder step {j}" for j in range(4)}
+    # The attention memory (keys stacked, concatenated, projected) is drawn straight through:
+    # each decoder step gets an edge from each of both directions' 5 encoder steps.
+    assert any("memory" in unit.title for unit in graph.through.values())
+    assert not any("memory" in unit.title for unit in graph.units)
+    fan = {(link.tail.uid, link.head.title) for link in graph.links
+           if link.through and link.tail.title.startswith("LSTMCell step")}
+    encoder_steps = {tail for tail, _ in fan}
+    assert len(encoder_steps) == 10 and len(fan) == 10 * 4
+    assert {head for _, head in fan} == {f"Decoder step {j}" for j in range(4)}
 
 
 def test_bad_input():
@@ -166,6 +171,10 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     sg.save({"embedding.weight": np.zeros((3, 2))}, tmp_path / "other.npz")
     with pytest.raises(CheckpointError, match="not a sequence-to-sequence checkpoint"):
         load_checkpoint(tmp_path / "other.npz")
+    deep = "[" * 100_000 + "]" * 100_000   # json.loads alone would raise RecursionError
+    sg.save({CONFIG_KEY: np.frombuffer(deep.encode("ascii"), dtype=np.uint8)}, tmp_path / "deep.npz")
+    with pytest.raises(CheckpointError, match="nested more than 64 levels"):
+        load_checkpoint(tmp_path / "deep.npz")
     with pytest.raises(ValueError, match="cannot encode '#'"):
         translate(loaded, loaded_task, ["#3 March"])
 

@@ -12,19 +12,7 @@ from seqgrad.data import dates_task
 from seqgrad.models import Seq2Seq
 from seqgrad.training.seq2seq_trainer import Seq2SeqTrainer, build_model
 from seqgrad.viz.graph import walk
-
-SOURCE_VOCAB, TARGET_VOCAB, BOS, EOS = 9, 8, 1, 2
-
-
-def batch(seed=1):
-    """Sources (6, 4) padded past lengths (6, 3, 5, 1), targets (5, 4) ending in </s>."""
-    rng = np.random.default_rng(seed)
-    lengths = np.array([6, 3, 5, 1])
-    sources = rng.integers(2, SOURCE_VOCAB, size=(6, 4))
-    sources[np.arange(6)[:, None] >= lengths[None, :]] = 0
-    targets = rng.integers(3, TARGET_VOCAB, size=(5, 4))
-    targets[-1] = EOS
-    return sources, lengths, targets
+from tests.models.seq2seq_batch import BOS, EOS, SOURCE_VOCAB, TARGET_VOCAB, batch
 
 
 def node_names(tensor) -> list[str]:

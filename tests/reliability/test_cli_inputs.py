@@ -9,15 +9,8 @@ import pytest
 from seqgrad import nn
 from seqgrad.cli import main
 from seqgrad.commands import train as train_command
-from seqgrad.training.threads import blas_threads, limit_blas_threads
 
-
-@pytest.fixture(autouse=True)
-def _restore_blas_threads():
-    before = blas_threads()
-    yield
-    if before is not None:
-        limit_blas_threads(before)
+pytestmark = pytest.mark.usefixtures("restore_blas_threads")
 
 
 def refused(argv, capsys) -> str:

@@ -20,25 +20,11 @@ from seqgrad.commands import train as train_command
 from seqgrad.data import CharTokenizer
 from seqgrad.models.char_lm import CharLM, sample
 from seqgrad.training.lm_checkpoint import load_char_lm, save_char_lm
-from seqgrad.training.threads import blas_threads, limit_blas_threads
 
-TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 40
 TINY = ["--hidden", "8", "--embedding", "4", "--batch", "4", "--seq-len", "16", "--no-progress"]
 
 
-@pytest.fixture(autouse=True)
-def _restore_blas_threads():
-    before = blas_threads()
-    yield
-    if before is not None:
-        limit_blas_threads(before)
-
-
-@pytest.fixture
-def text_file(tmp_path):
-    path = tmp_path / "text.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    return path
+pytestmark = pytest.mark.usefixtures("restore_blas_threads")
 
 
 @pytest.fixture
