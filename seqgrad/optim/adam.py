@@ -38,14 +38,23 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = np.zeros_like(param.data)
         state["step"] += 1
         step, exp_avg, exp_avg_sq = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        # The formulas above, the same operations in the same order and dtypes (so the same values),
+        # in place on a few fresh arrays instead of ten temporaries; the parameter still gets a new
+        # array, so graphs that saved the old one stay valid.
+        scratch = np.multiply(grad, 1.0 - beta1)
         exp_avg *= beta1
-        exp_avg += (1.0 - beta1) * grad
+        exp_avg += scratch
+        np.multiply(grad, 1.0 - beta2, out=scratch)
+        scratch *= grad
         exp_avg_sq *= beta2
-        exp_avg_sq += (1.0 - beta2) * grad * grad
+        exp_avg_sq += scratch
         correction1 = 1.0 - beta1 ** step
         correction2 = 1.0 - beta2 ** step
-        denominator = np.sqrt(exp_avg_sq) / np.sqrt(correction2) + group["eps"]
-        self._replace(param, param.data - (lr / correction1) * exp_avg / denominator)
+        denominator = np.divide(np.sqrt(exp_avg_sq), np.sqrt(correction2))
+        denominator += group["eps"]
+        updated = np.divide(np.multiply(exp_avg, lr / correction1), denominator, out=denominator)
+        np.subtract(param.data, updated, out=updated)
+        self._replace(param, updated)
 
 
 class AdamW(Adam):
