@@ -49,5 +49,21 @@ sg.viz.render(sg.viz.draw(losses, level="cell", title="Truncated BPTT: two windo
                                                    "from the first one's h_4, detached: no gradient crosses the cut"),
               "truncated_cut.svg")
 print("wrote truncated_cut.svg")
+
+# Sequence to sequence with attention at cell level: the encoder's outputs reach the attention
+# through stack, concat and the key projection, drawn straight through, so every decoder step
+# gets an edge from every encoder step (the fan-in of attention).
+import numpy as np
+from seqgrad.models import Seq2Seq
+sg.manual_seed(0)
+model = Seq2Seq(8, 6, bos_id=1, eos_id=2, embedding_size=4, hidden_size=5)
+sources, lengths = np.array([[3], [4], [5], [6]]), np.array([4])
+loss = model.loss(sources, lengths, np.array([[3], [4], [2]]))
+with sg.viz.record():
+    loss.backward()
+sg.viz.render(sg.viz.draw(loss, level="cell", title="Seq2Seq with additive attention, cell level: each decoder step "
+                                                     "reads every encoder step (4 source steps, 3 target steps)"),
+              "seq2seq_attention_cell.svg")
+print("wrote seq2seq_attention_cell.svg")
 PYTHON
 "$PYTHON" make_zoo_drawings.py

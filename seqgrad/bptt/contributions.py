@@ -12,7 +12,7 @@ through the projection's own rules on its own. The terms sum to `.grad` to float
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -35,10 +35,14 @@ class StepContributions:
 
     `leaves`: the tensors to follow (parameters); `nodes`: the recorded graph (a `Walk`'s
     nodes), used to find the ops before the steps whose output the steps slice (an input
-    projection) so their share is split by step.
+    projection) so their share is split by step. `step_of(node)`: the key of the step a node
+    is in (None outside the steps); by default its scope's `step` label (a drawing passes the
+    step numbers it shows, which continue across truncated-BPTT windows).
     """
 
-    def __init__(self, leaves: Iterable[Tensor], nodes: list[Node]) -> None:
+    def __init__(self, leaves: Iterable[Tensor], nodes: list[Node],
+                 step_of: Callable[[Node | None], object] | None = None) -> None:
+        self.step_of = step_of or _step_of
         self.terms: dict[int, dict] = {id(leaf): {} for leaf in leaves}
         self.split = self._nodes_to_split(nodes)
         self.pieces: dict[int, dict] = {}     # node seq -> {step: gradient of its output from that step}
@@ -46,7 +50,7 @@ class StepContributions:
     def _nodes_to_split(self, nodes: list[Node]) -> set[int]:
         """Ops outside the steps that feed a step (directly or through such ops) and reach a
         followed leaf without passing through a step."""
-        in_step = {node.seq: _step_of(node) is not None for node in nodes}
+        in_step = {node.seq: self.step_of(node) is not None for node in nodes}
         reaches: set[int] = set()
         for node in nodes:  # creation order: inputs first
             if in_step[node.seq]:
@@ -76,13 +80,13 @@ class StepContributions:
     def edge_grad(self, node: Node, position: int, target, grad: np.ndarray) -> None:
         if type(target) is not Node or target.seq not in self.split or node.seq in self.split:
             return  # a split node's own edges are split in node_grad
-        self._add(self.pieces.setdefault(target.seq, {}), _step_of(node), grad)
+        self._add(self.pieces.setdefault(target.seq, {}), self.step_of(node), grad)
 
     def leaf_grad(self, leaf: Tensor, grad: np.ndarray, node: Node | None) -> None:
         terms = self.terms.get(id(leaf))
         if terms is None or (node is not None and node.seq in self.split):
             return
-        self._add(terms, _step_of(node), grad)
+        self._add(terms, self.step_of(node), grad)
 
     def node_grad(self, node: Node, grad: np.ndarray) -> None:
         if node.seq not in self.split:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import graphviz
@@ -41,6 +42,7 @@ NODE_STYLE = {
 CUT_COLOUR = "#b03a2e"
 PARAMETER_EDGE = "#6f8fb8"
 PLAIN_EDGE = "#606060"
+THROUGH_EDGE = "#7b6fa8"  # a state read through ops drawn straight through (an attention's fan-in)
 
 COMPILED = "compiled "  # op-name prefix of a compiled layer-direction's node (seqgrad.compile)
 
@@ -118,8 +120,9 @@ class _Gradients:
     """The gradient norm each drawn thing shows: none before backward (or with grads=False), and
     during a replay only what backward has processed so far."""
 
-    def __init__(self, model: GraphModel, show: bool, reveal: Reveal | None) -> None:
-        self.model, self.reveal = model, reveal
+    def __init__(self, model: GraphModel, show: bool, reveal: Reveal | None,
+                 slice_norm: Callable[[Link], float | None] | None = None) -> None:
+        self.model, self.reveal, self.slice_norm = model, reveal, slice_norm
         self.present = show and has_gradients(model)
         # Consumers are listed in creation order: the first one is the last backward reaches.
         self._first_use = {key: users[0].seq for key, users in model.walk.leaf_consumers.items()}
@@ -159,6 +162,8 @@ class _Gradients:
         (the largest, when the edge stands for several uses), not the tail's total gradient."""
         if not self.present:
             return None
+        if link.via is not None:  # a weight's slice used at one step: that step's term of its gradient, when known
+            return None if self.slice_norm is None or self.reveal is not None else self.slice_norm(link)
         norms = []
         for source in link.sources:
             for user, position in self._uses(source, link.head):
@@ -196,22 +201,25 @@ class _Gradients:
 # --- the DOT ------------------------------------------------------------------------------
 def to_dot(model: GraphModel, *, grads: bool = True, shapes: bool = True, grad_labels: bool = True,
            title: str | None = None, reveal: Reveal | None = None, ids: str | None = None,
-           legend: bool = True) -> GraphDrawing:
+           legend: bool = True, slice_norm: Callable[[Link], float | None] | None = None) -> GraphDrawing:
     """Build the graphviz drawing of `model`.
 
     ids: a prefix; when given, every node, cluster and edge gets an SVG id (`<prefix><unit uid>`,
     `<prefix>f<frame index>`, `<prefix>e<link index>`) and no tooltip, for pages that script the
-    drawing. legend=False leaves out the title and legend under the drawing.
+    drawing. legend=False leaves out the title and legend under the drawing. slice_norm(link): the
+    norm of the step's term of a weight's gradient that a dashed slice edge stands for (the explorer
+    computes them with `seqgrad.bptt.StepContributions`); without it those edges stay uncoloured.
     """
-    gradients = _Gradients(model, grads, reveal)
+    gradients = _Gradients(model, grads, reveal, slice_norm)
     scale = GradientScale(gradients.all_norms())
     writer = _Writer(model, gradients, scale, shapes, grad_labels and reveal is None, ids)
     return writer.drawing(title, reveal, legend)
 
 
-def gradient_scale(model: GraphModel, grads: bool = True) -> GradientScale:
+def gradient_scale(model: GraphModel, grads: bool = True,
+                   slice_norm: Callable[[Link], float | None] | None = None) -> GradientScale:
     """The colour scale `to_dot` colours `model` with (for a legend drawn elsewhere)."""
-    return GradientScale(_Gradients(model, grads, None).all_norms())
+    return GradientScale(_Gradients(model, grads, None, slice_norm).all_norms())
 
 
 class _Writer:
@@ -428,11 +436,22 @@ class _Writer:
             return {"style": "dashed", "color": CUT_COLOUR, "penwidth": "1.4", "arrowhead": "tee",
                     "label": html_label(_small("✂ detach()", CUT_COLOUR)),
                     "tooltip": plain_text("the state this cut copied; backward stops at the cut")}
+        if link.through:  # a step's state read by another step through stack/concat/projection ops not drawn
+            names = ", ".join(unit.title for unit in link.through)
+            return {"color": THROUGH_EDGE, "penwidth": "0.9", "arrowhead": "normal",
+                    "tooltip": plain_text(f"{link.head.title} reads {link.tail.title}'s state through {names} "
+                                          "(drawn straight through)")}
         if link.via is not None:  # a weight's use at one step through the projection before the steps
-            return {"style": "dashed", "color": PARAMETER_EDGE, "penwidth": "0.8", "constraint": "false",
-                    "arrowhead": "onormal",
-                    "tooltip": plain_text(f"{link.tail.title}: this step's slice of {link.via.title} "
-                                          "(one op for all steps before the loop)")}
+            hidden = link.via.uid in self.model.through  # its only edges: keep it ranked before the steps
+            norm = self.gradients.link(link)
+            line = self.scale.line(norm)
+            text = f"{link.tail.title}: this step's slice of {link.via.title} (one op for all steps before the loop)"
+            if line is not None:
+                text += f"; this step's term of its gradient: ||term|| = {format_norm(norm)}"
+            return {"style": "dashed", "color": line[0] if line else PARAMETER_EDGE,
+                    "penwidth": f"{max(line[1] * 0.7, 0.8):.2f}" if line else "0.8",
+                    "constraint": "true" if hidden else "false", "arrowhead": "onormal",
+                    "tooltip": plain_text(text)}
         attrs: dict[str, str] = {}
         tail_kind = link.tail.kind
         norm = self.gradients.link(link)
@@ -556,6 +575,9 @@ class _Writer:
             parts.append("thick edge: hidden-state path")
         if "cell" in roles:
             parts.append("double edge: cell-state path")
+        if any(link.through for link in self.model.links):
+            parts.append("thin purple edge: a step's state read by a later step through stack/concat/projection "
+                         "ops drawn straight through (attention reads every encoder step)")
         if any(link.via is not None for link in self.model.links):
             parts.append("dashed blue arrow: a weight's slice used at that step (one projection for all steps)")
         if "cut" in kinds:

@@ -33,7 +33,7 @@ from ..nn.module import Parameter
 from ..tensor import Tensor
 from .dot import gradient_scale, to_dot
 from .draw import MAX_NODES
-from .graph import LEVELS, GraphModel, Unit, build
+from .graph import LEVELS, Frame, FrameTree, GraphModel, Link, Unit, build, number_windows
 from .heat import NON_FINITE_COLOUR, ZERO_COLOUR, GradientScale, format_norm
 from .recording import node_grad_norm, record
 from .render import render_bytes
@@ -91,11 +91,13 @@ def explore(loss: Tensor, path: str | os.PathLike | None = None, level: str = "c
     graph = walk(loss)
     values = node_values(graph)
     parameters = [leaf for leaf in graph.leaves if leaf.requires_grad]
-    terms = StepContributions(parameters, graph.nodes)
+    tree = FrameTree(graph.nodes)  # the steps as drawings number them: across truncated-BPTT windows
+    number_windows(graph, tree)
+    terms = StepContributions(parameters, graph.nodes, step_of=lambda node: _shown_step(tree, node))
     with preserved_grads(graph):
         with record(), on_backward(terms):
             loss.backward(retain_graph=True)
-        data, svgs = _page_content(loss, graph, values, terms, parameters, steps, title)
+        data, svgs = _page_content(loss, tree, graph, values, terms, parameters, steps, title)
     data["start_level"] = level
     page = _page(data, svgs)
     result = ExplorerPage(page, None)
@@ -167,13 +169,29 @@ def _sequence_label(key: tuple) -> str:
     return " · ".join(words)
 
 
-def _step_key(node: Node) -> str | None:
-    """The same string for a time step at every level: its scope chain."""
-    around = step_scope(node)
-    return None if around is None else around.describe()
+def _step_frame(tree: FrameTree, node: Node | None) -> Frame | None:
+    """The innermost time step around a node (None outside any step)."""
+    frame = None if node is None else tree.frame_of(node)
+    while frame is not None and not frame.is_step:
+        frame = frame.parent
+    return frame
 
 
-def _page_content(loss: Tensor, graph: Walk, values: dict, terms,
+def _shown_step(tree: FrameTree, node: Node | None):
+    """A node's step as drawings number it (a second truncated-BPTT window goes on from the
+    first one's last step); None outside the steps."""
+    frame = _step_frame(tree, node)
+    return None if frame is None else frame.shown_step
+
+
+def _step_key(tree: FrameTree, node: Node) -> str | None:
+    """The same string for a time step at every level (each level's tree labels its frames
+    alike): its path of frames, distinct for each run and window of a layer."""
+    frame = _step_frame(tree, node)
+    return None if frame is None else frame.path_label()
+
+
+def _page_content(loss: Tensor, tree: FrameTree, graph: Walk, values: dict, terms,
                   parameters: list[Tensor], steps, title: str | None) -> tuple[dict, dict[str, str]]:
     longest = _longest_sequence(graph)
     models: dict[str, GraphModel] = {}
@@ -200,13 +218,14 @@ def _page_content(loss: Tensor, graph: Walk, values: dict, terms,
         "title": title or _default_title(graph, longest),
         "frames": [frame.caption for frame in frames],
         "levels": {},
-        "plot": _plot_data(loss),
+        "plot": _plot_data(tree, graph),
         "contributions": contributions,
         "notes": notes,
     }
     svgs = {}
     for name, model in models.items():
-        drawing = to_dot(model, ids=f"{name}_", legend=False)
+        slice_norm = _slice_norms(model, terms)
+        drawing = to_dot(model, ids=f"{name}_", legend=False, slice_norm=slice_norm)
         svgs[name] = _clean_svg(render_bytes(drawing, "svg").decode("utf-8"))
         level = data["levels"][name] = _level_data(name, model, values, stage_of, param_keys)
         # A scope holding one thing is drawn as that thing, not as a box: only boxes that exist.
@@ -214,7 +233,7 @@ def _page_content(loss: Tensor, graph: Walk, values: dict, terms,
         for key, ids in level["steps"].items():
             level["steps"][key] = [element_id for element_id in ids
                                    if element_id in level["units"] or element_id in level["clusters"]]
-        level["legend"] = _legend_data(gradient_scale(model))
+        level["legend"] = _legend_data(gradient_scale(model, slice_norm=slice_norm))
     return data, svgs
 
 
@@ -267,7 +286,18 @@ def _stats_json(stats: dict | None) -> dict | None:
     return {key: (_number(value) if isinstance(value, float) else value) for key, value in stats.items()}
 
 
-def _scope_of(unit: Unit) -> dict:
+def _slice_norms(model: GraphModel, terms):
+    """slice_norm(link) for `to_dot`: the norm of the term of a weight's gradient from the step a
+    dashed slice edge goes to (W_ih's use at that step through the one input projection)."""
+    def slice_norm(link: Link) -> float | None:
+        by_step = terms.terms.get(id(link.tail.leaf)) if link.tail.leaf is not None else None
+        step = _shown_step(model.tree, link.head.nodes[0]) if link.head.nodes else None
+        term = None if by_step is None or step is None else by_step.get(step)
+        return None if term is None else l2_norm(term)
+    return slice_norm
+
+
+def _scope_of(unit: Unit, tree: FrameTree) -> dict:
     node = unit.nodes[0] if unit.nodes else None
     around = step_scope(node) if node is not None else None
     scope = node.scope if node is not None else None
@@ -276,12 +306,14 @@ def _scope_of(unit: Unit) -> dict:
         value = scope.get(key) if scope is not None else None
         if value is not None:
             labels[key] = str(value)
-    if unit.kind == "elided":
-        labels["step"] = f"{unit.steps[0]}–{unit.steps[-1]}"
-    elif unit.kind == "group" and len(unit.steps) > 1:
-        labels["step"] = f"{unit.steps[0]}–{unit.steps[-1]}"
+    if unit.kind == "elided" or (unit.kind == "group" and len(unit.steps) > 1):
+        shown = {id(frame): frame.shown_step for frame in (_step_frame(tree, node) for node in unit.nodes)
+                 if frame is not None}
+        numbers = sorted(step for step in shown.values() if isinstance(step, int))
+        labels["step"] = (f"{numbers[0]}–{numbers[-1]}" if len(numbers) == len(shown) and numbers
+                          else f"{unit.steps[0]}–{unit.steps[-1]}")
     elif around is not None:
-        labels["step"] = str(around.labels["step"])
+        labels["step"] = str(_shown_step(tree, node))
     labels["where"] = unit.frame.path_label() or "top level"
     return labels
 
@@ -293,7 +325,7 @@ def _level_data(level: str, model: GraphModel, values: dict, stage_of: dict[int,
     step_elements: dict[str, list[str]] = {}
     leaf_users = model.walk.leaf_consumers
     for unit in model.units:
-        info: dict = {"kind": unit.kind, "title": unit.title, "scope": _scope_of(unit)}
+        info: dict = {"kind": unit.kind, "title": unit.title, "scope": _scope_of(unit, model.tree)}
         if unit.leaf is not None:
             leaf = unit.leaf
             users = leaf_users[id(leaf)]
@@ -329,7 +361,7 @@ def _level_data(level: str, model: GraphModel, values: dict, stage_of: dict[int,
                     info["grad_range"] = [_number(min(norms)), _number(max(norms))]
             names = {node.name for node in unit.nodes}
             info["search"] = " ".join([unit.title, *sorted(names)] + ([info["role"]] if "role" in info else []))
-            keys = {_step_key(node) for node in unit.nodes} - {None}
+            keys = {_step_key(model.tree, node) for node in unit.nodes} - {None}
             if unit.kind in ("group", "op") and len(keys) == 1:
                 info["step_key"] = next(iter(keys))
         units[prefix + unit.uid] = info
@@ -349,7 +381,7 @@ def _level_data(level: str, model: GraphModel, values: dict, stage_of: dict[int,
         inside = nodes_under[frame.index]
         entry = {"reach": min(stage_of[node.seq] for node in inside), "label": frame.path_label()}
         if frame.is_step:
-            entry["step_key"] = _step_key(frame.nodes[0]) if frame.nodes else _step_key(inside[0])
+            entry["step_key"] = _step_key(model.tree, frame.nodes[0] if frame.nodes else inside[0])
             step_elements.setdefault(entry["step_key"], []).append(f"{prefix}f{frame.index}")
         clusters[f"{prefix}f{frame.index}"] = entry
     edges = {}
@@ -371,19 +403,34 @@ def _users_in(model: GraphModel, source, head: Unit) -> list[Node]:
     return [user for user in users if model.unit_of.get(user.seq) is head]
 
 
-def _plot_data(loss: Tensor) -> list[dict]:
-    """‖∂L/∂h_t‖ per sequence: [{label, points: [{t, norm, key}]}]."""
-    from ..bptt.flow import state_nodes
-
-    try:
-        sequences = state_nodes(loss)
-    except ValueError:
-        return []
+def _plot_data(tree: FrameTree, graph: Walk) -> list[dict]:
+    """‖∂L/∂h_t‖ per sequence: [{label, points: [{t, norm, key}]}], t numbered as the drawings
+    number the steps, so the truncated-BPTT windows of one layer make one series. Each step's
+    state is its last node marked "hidden" (`mark_state`), or in a loop with no marked state its
+    last op; runs of one layer that claim the same step (an encoder and a decoder of one name)
+    get a series each."""
+    marked = any(node.role == "hidden" for node in graph.nodes)
+    states: dict[int, tuple[Frame, Node]] = {}   # id(step frame) -> (frame, its state node)
+    for node in graph.nodes:
+        frame = _step_frame(tree, node)
+        if frame is not None and (node.role == "hidden" or not marked):
+            states[id(frame)] = (frame, node)
+    sequences: dict[tuple, dict[int, list]] = {}   # sequence key -> {id(context): [(step, frame, node)]}
+    for frame, node in states.values():
+        step = frame.shown_step
+        if not isinstance(step, (int, np.integer)) or isinstance(step, bool):
+            return []  # steps that are not numbers: no axis to plot them on
+        key = sequence_key(step_scope(node))
+        sequences.setdefault(key, {}).setdefault(id(frame.parent), []).append((int(step), frame, node))
     series = []
-    for key, by_step in sequences.items():
-        points = [{"t": int(step), "norm": _number(node_grad_norm(node)), "key": _step_key(node)}
-                  for step, node in sorted(by_step.items())]
-        series.append({"label": _sequence_label(key), "points": points})
+    for key, runs in sequences.items():
+        steps = [step for run in runs.values() for step, _, _ in run]
+        groups = [sum(runs.values(), [])] if len(set(steps)) == len(steps) else list(runs.values())
+        for number, group in enumerate(groups):
+            label = _sequence_label(key) + (f" (run {number + 1})" if len(groups) > 1 else "")
+            points = [{"t": step, "norm": _number(node_grad_norm(node)), "key": frame.path_label()}
+                      for step, frame, node in sorted(group, key=lambda item: item[0])]
+            series.append({"label": label, "points": points})
     return series
 
 

@@ -220,6 +220,8 @@ class FrameTree:
 
 # --- units and links: what a level draws ----------------------------------------------------
 ROLE_SYMBOLS = {"hidden": "h", "cell": "c"}
+# Ops that only move or linearly project values: a unit made of them between steps is drawn straight through.
+PASS_THROUGH_OPS = frozenset({"stack", "concat", "reshape", "transpose", "linear", "matmul", "add", "mul"})
 
 
 @dataclass(eq=False)
@@ -270,6 +272,8 @@ class Link:
     cut: bool = False                 # from the state a detach() took its values from, to the cut
     via: Unit | None = None           # a parameter's use by a step through an op before the steps
                                       # (step t's slice of the one input projection x W_ihᵀ)
+    through: tuple = ()               # the pass-through units drawn straight through (cell level):
+                                      # the head reads the tail's state via these (stack, concat, a projection)
 
 
 @dataclass(eq=False)
@@ -286,6 +290,7 @@ class GraphModel:
     time_order: list[tuple[Frame, list]]           # per context: its step items in time order
     step_count: int                                # time steps seen (before elision)
     elided_steps: int
+    through: dict[str, Unit] = field(default_factory=dict)  # uid -> pass-through unit, not drawn (cell level)
 
     def frames_drawn(self) -> set[int]:
         """Indexes of frames holding at least one unit (directly or below)."""
@@ -400,14 +405,18 @@ class _Builder:
         self.time_order: list[tuple[Frame, list]] = []
         self.step_count = 0
         self.elided_steps = 0
+        self.through: dict[str, Unit] = {}         # uid -> pass-through unit (cell level), drawn straight through
 
     def model(self) -> GraphModel:
         self._order_time()
         self._assign_nodes()
+        if self.level == "cell":
+            self.through = self._pass_through()
         leaf_units = self._assign_leaves()
         links = self._links(leaf_units)
-        return GraphModel(self.level, self.graph, self.tree, self.units, links, self.unit_of, leaf_units,
-                          self.time_order, self.step_count, self.elided_steps)
+        units = [unit for unit in self.units if unit.uid not in self.through]
+        return GraphModel(self.level, self.graph, self.tree, units, links, self.unit_of, leaf_units,
+                          self.time_order, self.step_count, self.elided_steps, self.through)
 
     def _add(self, kind: str, frame: Frame, title: str, **extra) -> Unit:
         unit = Unit(f"{kind[0]}{len(self.units)}", kind, frame, title, **extra)
@@ -563,6 +572,89 @@ class _Builder:
                     absorbed[node.seq] = next(iter(targets.values()))
         return absorbed
 
+    def _pass_through(self) -> dict[str, Unit]:
+        """Cell level: the units outside the steps that only carry steps' states on to other steps
+        (stacked, concatenated, reshaped, transposed or projected by parameters, as an encoder's
+        outputs become an attention's keys). They are drawn straight through: each step that reads
+        them gets an edge from every step they were made of (the fan-in of attention), instead of
+        one edge from a box that hides where its values came from. A unit qualifies when all its
+        ops are such moves or projections, every input it takes from outside is a parameter or
+        comes from a step or another such unit, and everything it feeds is a step or such a unit;
+        a per-step slice (getitem: the next layer's input projection) or anything a loss reads
+        keeps its box."""
+        unit_of, consumers = self.unit_of, self.graph.consumers
+        candidates: dict[str, tuple[Unit, list[Unit], list[Unit]]] = {}
+        for unit in self.units:
+            if unit.kind not in ("op", "group") or unit.context is not None or not unit.nodes:
+                continue
+            if not all(node.name in PASS_THROUGH_OPS and all(
+                    edge is None or type(edge) is Node or isinstance(edge, Parameter) for edge in node.edges)
+                       for node in unit.nodes):
+                continue
+            inputs = [unit_of[edge.seq] for node in unit.nodes for edge in node.edges
+                      if type(edge) is Node and unit_of[edge.seq] is not unit]
+            outputs = [unit_of[user.seq] for node in unit.nodes for user in consumers.get(node.seq, ())
+                       if unit_of[user.seq] is not unit]
+            if inputs and outputs:
+                candidates[unit.uid] = (unit, inputs, outputs)
+        changed = True
+        while changed:  # keep the largest set closed under the rule (few units: a handful of rounds)
+            changed = False
+            for uid, (_, inputs, outputs) in list(candidates.items()):
+                if not all(other.context is not None or other.uid in candidates for other in inputs + outputs):
+                    del candidates[uid]
+                    changed = True
+        return {uid: entry[0] for uid, entry in candidates.items()}
+
+    def _through_links(self) -> list[Link]:
+        """Each step that reads a pass-through unit gets an edge from every state that went into it."""
+        unit_of, consumers, through = self.unit_of, self.graph.consumers, self.through
+        direct: dict[str, list[Node]] = {uid: [] for uid in through}   # states read from outside
+        before: dict[str, list[str]] = {uid: [] for uid in through}    # pass-through units read
+        readers: dict[str, list[Unit]] = {uid: [] for uid in through}  # units that read it
+        for node in self.graph.nodes:
+            unit = unit_of[node.seq]
+            if unit.uid not in through:
+                continue
+            for edge in node.edges:
+                if type(edge) is Node and unit_of[edge.seq] is not unit:
+                    tail = unit_of[edge.seq]
+                    (before[unit.uid].append(tail.uid) if tail.uid in through else direct[unit.uid].append(edge))
+            for user in consumers.get(node.seq, ()):
+                head = unit_of[user.seq]
+                if head.uid not in through and head not in readers[unit.uid]:
+                    readers[unit.uid].append(head)
+        # uid -> [(state, the pass-through units on its way)], resolved without recursion (a DAG)
+        reaches: dict[str, list[tuple[Node, tuple]]] = {}
+        for uid in through:
+            stack = [uid]
+            while stack:
+                current = stack[-1]
+                waiting = [other for other in before[current] if other not in reaches]
+                if waiting:
+                    stack.extend(waiting)
+                    continue
+                stack.pop()
+                if current in reaches:
+                    continue
+                found = {source.seq: (source, (through[current],)) for source in direct[current]}
+                for other in before[current]:
+                    for source, path in reaches[other]:
+                        found.setdefault(source.seq, (source, path + (through[current],)))
+                reaches[current] = list(found.values())
+        links: dict[tuple, Link] = {}
+        for uid in through:
+            for head in readers[uid]:
+                for source, path in reaches[uid]:
+                    tail = unit_of[source.seq]
+                    key = (tail.uid, head.uid, source.role)
+                    link = links.get(key)
+                    if link is None:
+                        link = links[key] = Link(tail, head, source.role, through=path)
+                    if source not in link.sources:
+                        link.sources.append(source)
+        return sorted(links.values(), key=lambda link: (link.head.uid, link.tail.uid))
+
     # -- leaves --
     def _assign_leaves(self) -> dict[int, Unit]:
         leaf_units: dict[int, Unit] = {}
@@ -618,8 +710,8 @@ class _Builder:
                     tail, role = leaf_units[id(edge)], None
                 else:
                     continue
-                if tail is head:
-                    continue
+                if tail is head or tail.uid in self.through or head.uid in self.through:
+                    continue  # drawn straight through (`_through_links`)
                 key = (tail.uid, head.uid, role)
                 link = links.get(key)
                 if link is None:
@@ -630,7 +722,8 @@ class _Builder:
                         link.against_time = tail.time > head.time
                 if not link.sources or link.sources[-1] is not edge:
                     link.sources.append(edge)
-        return list(links.values()) + self._slice_links(leaf_units) + self._cut_links(leaf_units)
+        return (list(links.values()) + self._through_links() + self._slice_links(leaf_units)
+                + self._cut_links(leaf_units))
 
     def _cut_links(self, leaf_units: dict[int, Unit]) -> list[Link]:
         """An edge from each ✂ to the state it cut, when that state is in the drawing."""
@@ -652,10 +745,12 @@ class _Builder:
         for leaf in self.graph.leaves:
             unit = leaf_units[id(leaf)]
             users = self.graph.leaf_consumers[id(leaf)]
-            if (unit.kind != "parameter" or leaf.ndim < 2     # weights: a bias's fan would only repeat it
-                    or any(frame_of(user).outer_step is not None for user in users)):
+            if unit.kind != "parameter" or any(frame_of(user).outer_step is not None for user in users):
                 continue
             via = unit_of[users[0].seq]
+            hidden = via.uid in self.through  # its op is drawn straight through: the fan is its only edge
+            if leaf.ndim < 2 and not hidden:  # weights: a bias's fan would only repeat it
+                continue
             heads: dict[str, Unit] = {}
             stack, seen = list(users), {user.seq for user in users}
             while stack:
@@ -668,7 +763,7 @@ class _Builder:
                     elif user.seq not in seen:
                         seen.add(user.seq)
                         stack.append(user)
-            if len(heads) > 1:
+            if len(heads) > 1 or hidden:
                 links.extend(Link(unit, head, None, via=via) for head in heads.values())
         return links
 

@@ -129,10 +129,15 @@ def test_decoder_steps_are_scopes_with_attention_inside():
                        if node.scope is not None and node.scope.name == "AdditiveAttention"
                        and node.scope.get("step") is not None]
     assert {node.scope.get("step") for node in attention_nodes} == {0, 1, 2, 3}
-    memory = next(unit for unit in graph.units if "memory" in unit.title)
-    encoder_steps = {link.tail.uid for link in graph.links if link.tail.title.startswith("LSTMCell step")}
-    assert len(encoder_steps) == 10      # both directions' 5 steps all feed the encoder output
-    assert {link.head.title for link in graph.links if link.tail is memory} == {f"Decoder step {j}" for j in range(4)}
+    # The attention memory (keys stacked, concatenated, projected) is drawn straight through:
+    # each decoder step gets an edge from each of both directions' 5 encoder steps.
+    assert any("memory" in unit.title for unit in graph.through.values())
+    assert not any("memory" in unit.title for unit in graph.units)
+    fan = {(link.tail.uid, link.head.title) for link in graph.links
+           if link.through and link.tail.title.startswith("LSTMCell step")}
+    encoder_steps = {tail for tail, _ in fan}
+    assert len(encoder_steps) == 10 and len(fan) == 10 * 4
+    assert {head for _, head in fan} == {f"Decoder step {j}" for j in range(4)}
 
 
 def test_bad_input():

@@ -297,3 +297,40 @@ def test_truncated_windows_drawn_together_number_steps_on_and_link_each_cut_to_i
     into_cut = [(tail, attrs) for tail, head, attrs in parsed.visible_edges() if head == cut]
     assert [tail for tail, _ in into_cut] == [steps["RNNCell step 2"]]  # from the state it copied
     assert "dashed" in into_cut[0][1]["style"]
+
+
+def test_cell_level_attention_fans_in_from_every_encoder_step():
+    """Seq2Seq at cell level: the encoder's stacked, concatenated, projected outputs are drawn
+    straight through, so each decoder step (its attention) gets an edge from every encoder step."""
+    from seqgrad.models import Seq2Seq
+    from seqgrad.viz.graph import build
+
+    sg.manual_seed(0)
+    model = Seq2Seq(7, 6, bos_id=1, eos_id=2, embedding_size=3, hidden_size=4)
+    sources, lengths = np.array([[3, 4], [4, 5], [5, 3]]), np.array([3, 2])
+    loss = model.loss(sources, lengths, np.array([[3, 4], [2, 2]]))
+    graph = build(loss, level="cell")
+    decoder = [unit for unit in graph.units if unit.title.startswith("Decoder step")]
+    encoder = [unit for unit in graph.units if unit.title.startswith("LSTMCell step")]
+    assert len(decoder) == 2 and len(encoder) == 6  # 3 steps, two directions
+    fan = {(link.tail.uid, link.head.uid) for link in graph.links if link.through}
+    assert fan == {(tail.uid, head.uid) for tail in encoder for head in decoder}
+    titles = {unit.title for unit in graph.through.values()}
+    assert "AdditiveAttention memory" in titles and not any(unit.title.startswith("AdditiveAttention memory")
+                                                            for unit in graph.units)
+    drawn = {unit.uid for unit in graph.units}
+    assert all(link.tail.uid in drawn and link.head.uid in drawn for link in graph.links)
+    # the key projection's parameters still reach the steps that read it
+    key_weight = model.attention.key_projection.weight
+    assert {link.head.uid for link in graph.links if link.tail.leaf is key_weight} == {u.uid for u in decoder}
+
+
+@pytest.mark.parametrize("make", [lambda: nn.LSTM(2, 3, num_layers=2), lambda: nn.GRU(2, 3, bidirectional=True)])
+def test_cell_level_keeps_boxes_that_are_not_pass_through(make):
+    """A stacked output a loss reads and the next layer's per-step input slices keep their boxes."""
+    from seqgrad.viz.graph import build
+
+    sg.manual_seed(0)
+    output, _ = make()(sg.randn(3, 1, 2))
+    graph = build((output ** 2).sum(), level="cell")
+    assert not graph.through and not any(link.through for link in graph.links)

@@ -93,3 +93,77 @@ def test_command_writes_the_page(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out and _data(ExplorerPage(out.read_text(encoding="utf-8"), out))["plot"]
     assert main(["explore", "--steps", "3", "-o", str(tmp_path / "page.svg")]) == 2
     assert "give -o a .html file" in capsys.readouterr().err
+
+
+def _two_windows(steps=4):
+    """Truncated BPTT: two windows of one RNN, the second from the first one's detached state."""
+    from seqgrad.bptt import detach_state
+
+    sg.manual_seed(0)
+    rnn, head = nn.RNN(2, 3), nn.Linear(3, 1)
+    inputs = sg.randn(2 * steps, 1, 2)
+    losses, state = [], None
+    for start in (0, steps):
+        output, state = rnn(inputs[start:start + steps], detach_state(state))
+        with sg.scope("readout"):
+            losses.append((head(output[-1]) ** 2).sum())
+    return rnn, losses
+
+
+def test_truncated_windows_use_global_step_numbers_and_are_plotted(float64):
+    rnn, (first, second) = _two_windows()
+    page = explore(first + second)
+    data = _data(page)
+    (series,) = data["plot"]                       # one layer: one series across both windows
+    assert [point["t"] for point in series["points"]] == list(range(8))
+    norms = [point["norm"] for point in series["points"]]
+    np.testing.assert_allclose(norms[:4], sg.bptt.hidden_grad_norms(first)[("RNN", 0, "forward")], rtol=1e-12)
+    np.testing.assert_allclose(norms[4:], sg.bptt.hidden_grad_norms(second)[("RNN", 0, "forward")], rtol=1e-12)
+    cell = data["levels"]["cell"]
+    shown = sorted(int(unit["scope"]["step"]) for unit in cell["units"].values()
+                   if unit["kind"] == "group" and "step" in unit["scope"])
+    assert shown == list(range(8))
+    keys = [point["key"] for point in series["points"]]
+    assert len(set(keys)) == 8 and all(cell["steps"].get(key) for key in keys)  # each point has its step's box
+    bars = data["contributions"][next(unit["param"] for unit in cell["units"].values()
+                                      if unit["title"] == "weight_hh_l0")]
+    assert bars["steps"] == [str(step) for step in range(8)] and bars["mismatch"] < 1e-12
+
+
+def test_weight_ih_slice_edges_are_coloured_by_their_step_term(float64):
+    from seqgrad.viz.dot import gradient_scale
+    from seqgrad.viz.graph import build
+
+    lstm, _, loss = _model(steps=4)
+    page = explore(loss)
+    terms = sg.bptt.weight_grad_contributions(loss, lstm.weight_ih_l0)
+    model = build(loss, level="cell")
+    slices = {number: link for number, link in enumerate(model.links)
+              if link.via is not None and link.tail.leaf is lstm.weight_ih_l0}
+    assert len(slices) == 4
+
+    def slice_norm(link):
+        step = int(link.head.steps[0])
+        return float(np.linalg.norm(terms[step])) if link.tail.leaf is lstm.weight_ih_l0 else None
+
+    scale = gradient_scale(model, slice_norm=slice_norm)
+    colours = {}
+    for number, link in slices.items():
+        edge = re.search(rf'<g id="cell_e{number}" class="edge">.*?stroke="([^"]+)"', page.html, re.S)
+        colours[link.head.steps[0]] = edge.group(1)
+        assert edge.group(1) == scale.line(slice_norm(link))[0]
+    assert len(set(colours.values())) > 1          # the far steps' terms are smaller: not one colour
+
+
+def test_two_unconnected_runs_of_one_layer_are_two_series(float64):
+    """The same layer run on two inputs (no cut between them): both claim steps 0-2, so the plot
+    keeps them apart instead of refusing or merging them."""
+    sg.manual_seed(0)
+    rnn = nn.RNN(2, 3)
+    first, _ = rnn(sg.randn(3, 1, 2))
+    second, _ = rnn(sg.randn(3, 1, 2))
+    data = _data(explore((first ** 2).sum() + (second ** 2).sum()))
+    assert [series["label"] for series in data["plot"]] == ["RNN · layer 0 · forward (run 1)",
+                                                            "RNN · layer 0 · forward (run 2)"]
+    keys = [point["key"] for series in data["plot"] for point in series["points"]]
+    assert all(len(series["points"]) == 3 for series in data["plot"]) and len(set(keys)) == 6
