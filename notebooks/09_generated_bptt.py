@@ -25,7 +25,7 @@
 import numpy as np
 
 import seqgrad as sg
-from seqgrad import nn
+from seqgrad import exercises, nn, ops
 
 np.set_printoptions(precision=4, suppress=True)
 D, H, T = 3, 5, 40
@@ -148,3 +148,74 @@ output, _ = compiled(sg.Tensor(inputs[:, None, :]))
 loss = 0.5 * ((output - goals[:, None, :]) ** 2).sum()
 loss.backward()
 sg.viz.draw(loss, level="layer")
+
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise prints what it asks; fill in the answer and run the cell: `exercises.check`
+# says whether it is right, and if not, what is wrong and where to look (`exercises.hint(name)`
+# for more). The checks compare your answer with the generated code itself.
+#
+# The first: the body of the backward loop printed above, for the tanh cell, in your own numpy.
+
+# %%
+exercises.show("generated_tanh_backward")
+
+
+def step_backward(d_hidden, hidden, weight_hh):
+    """Your answer: (d_pre_activation, d_hidden_prev) from dL/dh_t, the saved h_t and W_hh; rows are the batch."""
+    ...
+
+
+exercises.check("generated_tanh_backward", step_backward)
+
+# %% [markdown]
+# The second: what the forward keeps for the backward. Predict, then print
+# `sg.compiler.source(nn.RNNCell(3, 5), batch_size=4, steps=7)` to see.
+
+# %%
+exercises.show("saved_buffer_shapes")
+
+saved_shapes = ...  # your answer: {"hidden_states": (...), "flat": (...)}
+
+exercises.check("saved_buffer_shapes", saved_shapes)
+
+# %% [markdown]
+# The third: a cell the compiler refuses. The trace runs `step` once on values that refuse to be
+# read, so a Python `if` on them fails with a message naming the line; the eager layer still runs
+# the cell, but the generated code would follow one branch for every input.
+
+# %%
+class BranchingLeakyCell(nn.RNNCell):
+    """Meant as h_t = max(a_t, 0.1 a_t) (a leaky ReLU), written with a branch on the values."""
+
+    def step(self, x, state, recurrent_mask=None):
+        (hidden,) = state
+        pre_activation = self._recurrent(hidden, x)       # a_t = x_t (projected) + h_{t-1} W_hhᵀ
+        if (pre_activation.data > 0).all():
+            hidden = pre_activation
+        else:
+            hidden = ops.maximum(pre_activation, 0.1 * pre_activation)
+        return hidden, (hidden,)
+
+
+try:
+    sg.compiler.trace(BranchingLeakyCell(D, H, dtype=np.float64), batch_size=2, dtype=np.float64)
+except sg.compiler.TraceError as error:
+    print(error)
+
+# %%
+exercises.show("traceable_leaky_cell")
+
+
+class LeakyCell(nn.RNNCell):
+    """Your answer: h_t = max(a_t, 0.1 a_t) with seqgrad ops only, no branch on the values."""
+
+    def step(self, x, state, recurrent_mask=None):
+        (hidden,) = state
+        pre_activation = self._recurrent(hidden, x)
+        ...  # your answer: hidden = ..., then return hidden, (hidden,)
+
+
+exercises.check("traceable_leaky_cell", LeakyCell)

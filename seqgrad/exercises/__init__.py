@@ -10,7 +10,7 @@ Answers are plain values or numpy functions; each check compares them with the l
 notebook's exercises.
 """
 
-from . import char_rnn, elman, engine, gates, practice, seq2seq, tagging, vanishing  # noqa: F401  (each registers its own)
+from . import char_rnn, elman, engine, gates, generated_bptt, practice, seq2seq, tagging, vanishing  # noqa: F401  (each registers its own)
 from .core import EXERCISES, Exercise, Verdict, Wrong, check, hint, names, show
 
 __all__ = ["EXERCISES", "Exercise", "Verdict", "Wrong", "check", "hint", "names", "show"]

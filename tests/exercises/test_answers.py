@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from seqgrad import exercises
+from seqgrad import exercises, nn, ops
 from seqgrad.data.batching import IGNORE_INDEX
 
 
@@ -104,6 +104,29 @@ def _count(gates, input_size=10, hidden_size=32, layers=2, biases=2, second_inpu
     return total
 
 
+def _tanh_step(d_hidden, hidden, weight_hh, slope=lambda h: 1 - h**2, carry_transposed=False):
+    d_pre_activation = d_hidden * slope(hidden)
+    return d_pre_activation, d_pre_activation @ (weight_hh.T if carry_transposed else weight_hh)
+
+
+def _leaky_cell(activation):
+    """An RNNCell subclass whose step applies `activation` to a_t; None: the value-dependent branch."""
+
+    class BranchingLeakyCell(nn.RNNCell):
+        def step(self, x, state, recurrent_mask=None):
+            (hidden,) = state
+            pre_activation = self._recurrent(hidden, x)
+            if activation is not None:
+                hidden = activation(pre_activation)
+            elif (pre_activation.data > 0).all():
+                hidden = pre_activation
+            else:
+                hidden = ops.maximum(pre_activation, 0.1 * pre_activation)
+            return hidden, (hidden,)
+
+    return BranchingLeakyCell
+
+
 SOLUTIONS = {
     "softplus_vjp": lambda x, grad: grad * _sigmoid(x),
     "break_a_vjp": lambda x, grad: grad * (1 - np.tanh(x)),
@@ -122,6 +145,9 @@ SOLUTIONS = {
     "temperature": _distribution,
     "additive_attention": _attend,
     "teacher_forcing_inputs": _decoder_inputs,
+    "generated_tanh_backward": lambda d_hidden, hidden, weight_hh: _tanh_step(d_hidden, hidden, weight_hh),
+    "saved_buffer_shapes": {"hidden_states": (8, 4, 5), "flat": (28, 3)},
+    "traceable_leaky_cell": _leaky_cell(lambda pre_activation: ops.maximum(pre_activation, 0.1 * pre_activation)),
 }
 
 # (exercise, wrong answer, the start of the message that must name the mistake)
@@ -180,6 +206,26 @@ MISTAKES = [
     ("teacher_forcing_inputs", lambda targets: targets.copy(), "those are the targets themselves"),
     ("teacher_forcing_inputs", lambda targets: _decoder_inputs(targets, backwards=True), "you shifted the wrong way"),
     ("teacher_forcing_inputs", lambda targets: _decoder_inputs(targets, bos=0), "expected"),
+    ("generated_tanh_backward", lambda *args: _tanh_step(*args, carry_transposed=True),
+     "d_hidden_prev = δ_t W_hhᵀ is transposed"),
+    ("generated_tanh_backward", lambda *args: _tanh_step(*args, slope=lambda h: 1 - np.tanh(h) ** 2),
+     "you took tanh of h_t again"),
+    ("generated_tanh_backward", lambda *args: _tanh_step(*args, slope=lambda h: 1 - h), "the slope 1 - h_t misses"),
+    ("generated_tanh_backward", lambda d_hidden, hidden, weight_hh: (d_hidden * (1 - hidden**2),) * 2,
+     "d_hidden_prev = δ_t skips the recurrent weight"),
+    ("generated_tanh_backward", lambda d_hidden, hidden, weight_hh: d_hidden, "step_backward should return a pair"),
+    ("saved_buffer_shapes", {"hidden_states": (7, 4, 5), "flat": (28, 3)}, "hidden_states (7, 4, 5) has no slot"),
+    ("saved_buffer_shapes", {"hidden_states": (4, 8, 5), "flat": (28, 3)}, "hidden_states (4, 8, 5): the buffer"),
+    ("saved_buffer_shapes", {"hidden_states": (8, 4, 5), "flat": (7, 4, 3)}, "flat (7, 4, 3) is not flat"),
+    ("saved_buffer_shapes", {"hidden_states": (8, 4, 5), "flat": (28, 5)}, "flat (28, 5) is H wide"),
+    ("saved_buffer_shapes", {"hidden_states": (8, 4, 5)}, "expected a dict with keys"),
+    ("traceable_leaky_cell", _leaky_cell(None), "the compiler still refuses your step: BranchingLeakyCell.step reads"),
+    ("traceable_leaky_cell", _leaky_cell(lambda pre_activation: pre_activation.relu()),
+     "where a_t < 0 your cell gives 0"),
+    ("traceable_leaky_cell", _leaky_cell(lambda pre_activation: pre_activation * 1.0),
+     "where a_t < 0 your cell gives a_t unchanged"),
+    ("traceable_leaky_cell", _leaky_cell(lambda pre_activation: ops.maximum(pre_activation, 0.2 * pre_activation)),
+     "your cell's outputs differ"),
 ]
 
 
