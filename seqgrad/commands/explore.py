@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ._options import one_line_errors, positive_int, writable_file
-from .graph import add_model_arguments, build_loss, kept_steps
+from .graph import add_model_arguments, build_loss, check_model_memory, kept_steps
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -39,6 +39,7 @@ def run(args) -> int:
         writable_file(args.output, "output")
     except ValueError as error:
         raise UsageError(str(error)) from None
+    check_model_memory(args)
     loss = build_loss(args.cell, args.steps, args.layers, args.input_size, args.hidden_size, args.batch,
                       args.bidirectional, args.seed)
     try:

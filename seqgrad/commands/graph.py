@@ -83,14 +83,10 @@ def build_loss(cell: str, steps: int, layers: int = 1, input_size: int = 2, hidd
     return nn.functional.mse_loss(prediction, target)
 
 
-def run(args) -> int:
+def check_model_memory(args) -> None:
+    """Refuse, as a usage error, a model of the model options that would not fit in the memory left."""
     from seqgrad.cli import UsageError
-    from seqgrad.viz import DrawingTooLarge, draw, record, render
-    from seqgrad.viz.draw import LONG_SEQUENCE, MAX_NODES, count_nodes
 
-    keep = kept_steps(args)
-    if args.output is not None and args.output.suffix.lower() not in EXTENSIONS:
-        raise UsageError(f"cannot tell the format of {str(args.output)!r}: use one of {', '.join(EXTENSIONS)}")
     directions = 2 if args.bidirectional or args.cell in ("bilstm", "bidirectional") else 1
     recorded = 20 * 1024 * args.steps * args.layers * directions   # about 20 recorded ops of 1 KB per step
     try:
@@ -100,6 +96,17 @@ def run(args) -> int:
                                  f"--input-size {args.input_size} --batch {args.batch}")
     except ValueError as error:
         raise UsageError(str(error)) from None
+
+
+def run(args) -> int:
+    from seqgrad.cli import UsageError
+    from seqgrad.viz import DrawingTooLarge, draw, record, render
+    from seqgrad.viz.draw import LONG_SEQUENCE, MAX_NODES, count_nodes
+
+    keep = kept_steps(args)
+    if args.output is not None and args.output.suffix.lower() not in EXTENSIONS:
+        raise UsageError(f"cannot tell the format of {str(args.output)!r}: use one of {', '.join(EXTENSIONS)}")
+    check_model_memory(args)
     loss = build_loss(args.cell, args.steps, args.layers, args.input_size, args.hidden_size, args.batch,
                       args.bidirectional, args.seed)
     if args.backward:

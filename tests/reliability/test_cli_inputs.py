@@ -48,6 +48,8 @@ SIZES = [
     (["gradflow", "--input-size"], [10**12, 10**15]),
     (["gradflow", "--hidden-size"], [10**9]),
     (["gradflow", "--batch"], [10**12]),
+    (["explore", "-o", "page.html", "--steps"], [10**12]),
+    (["explore", "-o", "page.html", "--hidden-size"], [10**9]),
 ]
 
 
