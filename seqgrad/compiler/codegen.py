@@ -226,7 +226,9 @@ class _Generator:
                 self.backward_invariant_eqs.append(eq)
         loop_eqs = [eq for eq in loop_eqs if id(eq.output) not in self.invariant]
         loop_eqs = subtract_negations(loop_eqs, count_uses(loop_eqs, loop_needed_back))
-        self.backward_eqs = assemble_scatters(loop_eqs, count_uses(loop_eqs, loop_needed_back))
+        # pruned again: a scatter whose every sum became an assemble of its parts is dead
+        self.backward_eqs = prune(assemble_scatters(loop_eqs, count_uses(loop_eqs, loop_needed_back)),
+                                  loop_needed_back)
         post = [eq for eq in equations if eq in self.post]  # keep program order
         self.post = assemble_scatters(post, count_uses(post, [g[1] for g in self.param_grads.values() if g]))
         self.leaf_operands = [v for leaf in self.leaves for v in leaf[2:] if v is not None]
