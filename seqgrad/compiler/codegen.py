@@ -635,17 +635,28 @@ class _Generator:
             where[id(var)] = var.name
         scratch_ids = {id(v) for v in scratch} | {id(v) for v in assembles}
         # a value used only by an assemble is written straight into its slice
-        slice_target = {}
+        # (or, when every reader is a plain assemble, into the first one's slice; the others copy it
+        # from there: GRU's r, z gradient, read by ∂L/∂x and ∂L/∂h_all, is computed once in place)
+        slice_target, slice_owner = {}, {}
+        assemble_reads: dict[int, int] = {}
+        for eq in self.backward_eqs:
+            if eq.op is ASSEMBLE and not eq.params.get("base"):
+                for ref in eq.inputs:
+                    if isinstance(ref, Var):
+                        assemble_reads[id(ref)] = assemble_reads.get(id(ref), 0) + 1
         for eq in self.backward_eqs:
             if eq.op is ASSEMBLE and eq.params.get("base"):
                 slice_target[id(eq.inputs[0])] = eq.output.name  # the base is written in place
+                slice_owner[id(eq.inputs[0])] = id(eq)
             elif eq.op is ASSEMBLE:
                 for ref, index in zip(eq.inputs, eq.params["indices"]):
-                    if isinstance(ref, Var) and uses.get(id(ref)) == 1 and id(ref) in scratch_ids \
+                    if isinstance(ref, Var) and id(ref) not in slice_target \
+                            and assemble_reads.get(id(ref)) == uses.get(id(ref)) and id(ref) in scratch_ids \
                             and id(ref) not in state_grad_ids and id(ref) not in leaf_ids \
                             and id(ref) not in carried_in_place:
                         target = eq.output.name if eq.output is not self.d_x else f"{grad_x_buffer}[t]"
                         slice_target[id(ref)] = f"{target}[{emit.index_text(index, self.constant)}]"
+                        slice_owner[id(ref)] = id(eq)
         slot_of = {id(self.d_x): f"{grad_x_buffer}[t]"} if self.d_x is not None else {}
         slot_of.update({key: f"{value}[t]" for key, value in loop_stored.items()})
         for eq in self.backward_eqs:  # assembled in a per-step slot: named before its parts are written
@@ -660,7 +671,8 @@ class _Generator:
                 if id(var) in slot_of:
                     w.line(f"{slot_of[id(var)]} = {var.name}")
             elif eq.op is ASSEMBLE:
-                _assemble(w, eq, args_, var.name, slice_target, self.constant, fill=id(var) in slot_of)
+                written_here = {k: v for k, v in slice_target.items() if slice_owner.get(k) == id(eq)}
+                _assemble(w, eq, args_, var.name, written_here, self.constant, fill=id(var) in slot_of)
             else:
                 target = slice_target.get(id(var))
                 if var is self.d_x:
