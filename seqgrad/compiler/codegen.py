@@ -226,9 +226,7 @@ class _Generator:
                 self.backward_invariant_eqs.append(eq)
         loop_eqs = [eq for eq in loop_eqs if id(eq.output) not in self.invariant]
         loop_eqs = subtract_negations(loop_eqs, count_uses(loop_eqs, loop_needed_back))
-        # pruned again: a scatter whose every sum became an assemble of its parts is dead
-        self.backward_eqs = prune(assemble_scatters(loop_eqs, count_uses(loop_eqs, loop_needed_back)),
-                                  loop_needed_back)
+        self.backward_eqs = assemble_scatters(loop_eqs, count_uses(loop_eqs, loop_needed_back))
         post = [eq for eq in equations if eq in self.post]  # keep program order
         self.post = assemble_scatters(post, count_uses(post, [g[1] for g in self.param_grads.values() if g]))
         self.leaf_operands = [v for leaf in self.leaves for v in leaf[2:] if v is not None]
@@ -635,28 +633,17 @@ class _Generator:
             where[id(var)] = var.name
         scratch_ids = {id(v) for v in scratch} | {id(v) for v in assembles}
         # a value used only by an assemble is written straight into its slice
-        # (or, when every reader is a plain assemble, into the first one's slice; the others copy it
-        # from there: GRU's r, z gradient, read by ∂L/∂x and ∂L/∂h_all, is computed once in place)
-        slice_target, slice_owner = {}, {}
-        assemble_reads: dict[int, int] = {}
-        for eq in self.backward_eqs:
-            if eq.op is ASSEMBLE and not eq.params.get("base"):
-                for ref in eq.inputs:
-                    if isinstance(ref, Var):
-                        assemble_reads[id(ref)] = assemble_reads.get(id(ref), 0) + 1
+        slice_target = {}
         for eq in self.backward_eqs:
             if eq.op is ASSEMBLE and eq.params.get("base"):
                 slice_target[id(eq.inputs[0])] = eq.output.name  # the base is written in place
-                slice_owner[id(eq.inputs[0])] = id(eq)
             elif eq.op is ASSEMBLE:
                 for ref, index in zip(eq.inputs, eq.params["indices"]):
-                    if isinstance(ref, Var) and id(ref) not in slice_target \
-                            and assemble_reads.get(id(ref)) == uses.get(id(ref)) and id(ref) in scratch_ids \
+                    if isinstance(ref, Var) and uses.get(id(ref)) == 1 and id(ref) in scratch_ids \
                             and id(ref) not in state_grad_ids and id(ref) not in leaf_ids \
                             and id(ref) not in carried_in_place:
                         target = eq.output.name if eq.output is not self.d_x else f"{grad_x_buffer}[t]"
                         slice_target[id(ref)] = f"{target}[{emit.index_text(index, self.constant)}]"
-                        slice_owner[id(ref)] = id(eq)
         slot_of = {id(self.d_x): f"{grad_x_buffer}[t]"} if self.d_x is not None else {}
         slot_of.update({key: f"{value}[t]" for key, value in loop_stored.items()})
         for eq in self.backward_eqs:  # assembled in a per-step slot: named before its parts are written
@@ -671,8 +658,7 @@ class _Generator:
                 if id(var) in slot_of:
                     w.line(f"{slot_of[id(var)]} = {var.name}")
             elif eq.op is ASSEMBLE:
-                written_here = {k: v for k, v in slice_target.items() if slice_owner.get(k) == id(eq)}
-                _assemble(w, eq, args_, var.name, written_here, self.constant, fill=id(var) in slot_of)
+                _assemble(w, eq, args_, var.name, slice_target, self.constant, fill=id(var) in slot_of)
             else:
                 target = slice_target.get(id(var))
                 if var is self.d_x:

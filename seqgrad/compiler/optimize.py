@@ -93,15 +93,11 @@ def assemble_scatters(equations: list[Equation], uses: dict[int, int]) -> list[E
         elif eq.op.name == "add" and all(isinstance(i, Var) for i in eq.inputs):
             a, b = (producer.get(id(i)) for i in eq.inputs)
             if a is not None and b is not None and a.op is ASSEMBLE and b.op is ASSEMBLE \
-                    and not a.params.get("base") and not b.params.get("base") \
+                    and uses.get(id(a.output)) == 1 and uses.get(id(b.output)) == 1 \
                     and a.params["shape"] == b.params["shape"] == eq.output.shape \
                     and a.output.dtype == b.output.dtype == eq.output.dtype:
-                # A scatter read elsewhere too stays for its other readers; this sum still becomes one
-                # assemble of the parts. (GRU: ∂L/∂x and ∂L/∂h_all share the r, z block's gradient; the
-                # two full-width adds of mostly-zero buffers become slice writes.)
-                for part in (a, b):
-                    if uses.get(id(part.output)) == 1 and part in out:
-                        out.remove(part)
+                out.remove(a)
+                out.remove(b)
                 eq = Equation(ASSEMBLE, a.inputs + b.inputs,
                               {"shape": eq.output.shape, "indices": a.params["indices"] + b.params["indices"]},
                               eq.output)

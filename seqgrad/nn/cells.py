@@ -252,10 +252,10 @@ class GRUCell(GatedCell):
         size = self.hidden_size
         recurrent_input = hidden * recurrent_mask if recurrent_mask is not None else hidden
         if self.reset == "after":
-            # h W_hhᵀ + b_hh for all three blocks in one op; σ only over the r, z blocks of x + that.
+            # h W_hhᵀ + b_hh for all three blocks in one op; σ over x + that for all blocks (n's unused).
             h_all = ops.linear(recurrent_input, self.weight_hh, self.bias_hh) if self.bias else \
                 ops.linear(recurrent_input, self.weight_hh)
-            squashed = (x[:, :2 * size] + h_all[:, :2 * size]).sigmoid()
+            squashed = (x + h_all).sigmoid()
             reset_gate, update_gate = squashed[:, :size], squashed[:, size:2 * size]
             candidate = (x[:, 2 * size:] + reset_gate * h_all[:, 2 * size:]).tanh()
         else:
