@@ -189,8 +189,7 @@ class Recurrent(Module):
                     new_state = tuple(ops.where(keep, new, old) for new, old in zip(new_state, state))
                     output = output * keep.astype(output.dtype)
                 for role, value in zip(cell.state_names, new_state):
-                    if value.node is not None:
-                        mark_state(value, role)
+                    mark_state(value, role)  # leaves (nothing recorded) are left alone by mark_state
                 state = tuple(new_state)
             outputs[t] = output
         return ops.stack(outputs, axis=0), state
