@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean
 
-# One BLAS thread: the matrices here are small, and on a busy 2-core machine threaded BLAS
-# spins against the other processes (a training step measured 40x slower). Override freely.
-export OPENBLAS_NUM_THREADS ?= 1
-export OMP_NUM_THREADS ?= 1
+# The tests and benchmarks run with one BLAS thread: their matrices are small, and on a busy 2-core machine
+# threaded BLAS spins against the other processes (a training step measured 40x slower). The demo
+# picks its own count: the cores no other process is using (seqgrad/training/threads.py).
+ONE_BLAS_THREAD := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check seqgrad tests benchmarks
-	$(PY) -m pytest -q
+	$(ONE_BLAS_THREAD) $(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	$(ONE_BLAS_THREAD) $(PY) benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

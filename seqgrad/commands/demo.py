@@ -24,8 +24,8 @@ from ..data import CharTokenizer, stdlib_corpus, unigram_bits_per_char
 from ..models.char_lm import CharLM, sample
 from ..training.lm_checkpoint import save_char_lm
 from ..training.lm_trainer import TrainConfig, bits, train_char_lm
+from ..training.process import prepare_training_process
 from ..training.text import split_held_out
-from ..training.threads import limit_blas_threads
 from ._options import one_line_errors, positive_int, seed
 
 CHECKPOINT = "char_lm.npz"
@@ -105,7 +105,7 @@ def check_output_folder(out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    limit_blas_threads(1)  # see seqgrad/training/threads.py: robust on a shared machine
+    threads = prepare_training_process()
     settings = QUICK if args.quick else FULL
     if args.steps is not None:
         settings = replace(settings, steps=args.steps)
@@ -132,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
           f"characters (truncated BPTT: the state crosses windows, the gradient does not), "
           f"gradient norm clipped to {config.clip}")
     print(f"  a model that knows only how often each character occurs needs {baseline:.2f} bits per character")
-    history = train_char_lm(model, train_ids, config, valid_ids=valid_ids, progress=progress, eager=args.eager)
+    history = train_char_lm(model, train_ids, config, valid_ids=valid_ids, progress=progress, eager=args.eager,
+                            after_update=threads.update)
     print(f"training throughput: {history.characters_per_second:,.0f} characters per second "
           f"({'eager' if args.eager else 'compiled'} LSTM; --eager to compare)")
     final = bits(history.eval_losses[-1])

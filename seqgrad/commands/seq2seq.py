@@ -15,8 +15,8 @@ from tqdm import tqdm
 from ..cli import UsageError
 from ..data import dates_task, reversal_task, sorting_task
 from ..models.seq2seq import ATTENTIONS, CELLS, alignment, save_checkpoint, translate
+from ..training.process import prepare_training_process
 from ..training.seq2seq_trainer import build_model, encoder_gradient_flow, exact_match, train_seq2seq
-from ..training.threads import limit_blas_threads
 from ._options import one_line_errors, positive_float, positive_int, seed
 
 TASKS = {"dates": dates_task, "reversal": reversal_task, "sorting": sorting_task}
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if output.exists() and not output.is_dir():
         raise UsageError(f"--output {output} exists and is not a folder")
     output.mkdir(parents=True, exist_ok=True)
-    limit_blas_threads(1)  # see seqgrad/training/threads.py: robust on a shared machine
+    prepare_training_process()  # small matrices: one BLAS thread throughout
     task = TASKS[args.task](sizes=(args.train_size, args.test_size, args.test_size), seed=args.seed)
     print(f"{task.name}: {task.description}; {len(task.train)} training pairs, {len(task.test)} test pairs")
     model, history = _train(task, args.attention, args, f"{args.attention} attention")

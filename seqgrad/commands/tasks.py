@@ -9,6 +9,7 @@ import numpy as np
 
 from ..cli import UsageError
 from ..training.divergence import diverged_message
+from ..training.process import prepare_training_process
 from ..training.task_trainer import (
     CELLS,
     TASK_BUILDERS,
@@ -17,7 +18,6 @@ from ..training.task_trainer import (
     task_divergence,
     train_task,
 )
-from ..training.threads import limit_blas_threads
 from ._options import (
     check_memory,
     non_negative_float,
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UsageError(str(error)) from None
     steps = args.steps or DEFAULT_STEPS[args.task]
-    limit_blas_threads(1)  # see seqgrad/training/threads.py: robust on a shared machine
+    prepare_training_process()  # small matrices: one BLAS thread throughout
     print(f"{task.description}: {args.cell.upper()} with {args.hidden} hidden units, {steps} batches of "
           f"{args.batch}" + (f", truncated BPTT k={args.bptt}" if args.bptt else ", full BPTT"))
     # A diverging run overflows everywhere: it is detected and reported below, not warned about op by op.

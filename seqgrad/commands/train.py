@@ -17,8 +17,8 @@ from ..training.divergence import diverged_message
 from ..training.interrupt import StopRequest
 from ..training.lm_checkpoint import is_char_lm_checkpoint, save_char_lm
 from ..training.lm_trainer import TrainConfig, bits, check_corpus_size, train_char_lm, training_divergence
+from ..training.process import prepare_training_process
 from ..training.text import read_text_file, split_held_out
-from ..training.threads import limit_blas_threads
 from ._options import (
     check_memory,
     fraction,
@@ -114,7 +114,7 @@ def check_checkpoint_target(path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.cell == "bilstm":
         raise UsageError(BIDIRECTIONAL_LM_MESSAGE)
-    limit_blas_threads(1)  # see seqgrad/training/threads.py: robust on a shared machine
+    threads = prepare_training_process()
     config = TrainConfig(steps=args.steps, batch_size=args.batch, seq_len=args.seq_len, bptt=args.bptt, lr=args.lr,
                          clip=args.clip or None, seed=args.seed, eval_every=max(args.steps // 5, 1))
     check_checkpoint_target(args.checkpoint)
@@ -151,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
               f"{config.batch_size} streams, clip {config.clip}, lr {config.lr}", flush=True)
         try:
             history = train_char_lm(model, train_ids, config, valid_ids=valid_ids, progress=not args.no_progress,
-                                    stop=lambda: stop.requested, eager=args.eager)
+                                    stop=lambda: stop.requested, eager=args.eager,
+                                    after_update=threads.update)
         except FloatingPointError as error:
             raise ValueError(diverged_message(str(error), config.lr, config.clip)) from None
         reason = training_divergence(model, history, baseline * math.log(2.0))

@@ -108,7 +108,8 @@ def check_corpus_size(train_ids: np.ndarray, batch_size: int, seq_len: int, wher
 
 def train_char_lm(model: CharLM, train_ids: np.ndarray, config: TrainConfig, valid_ids: np.ndarray | None = None,
                   progress: bool = True, on_eval: Callable[[int, float], None] | None = None,
-                  eager: bool = False, stop: Callable[[], bool] | None = None) -> TrainHistory:
+                  eager: bool = False, stop: Callable[[], bool] | None = None,
+                  after_update: Callable[[], object] | None = None) -> TrainHistory:
     """Train `model` in place on the id array `train_ids` (1-D ints) for `config.steps` updates.
 
     Each update: forward over one window (bptt, batch) from the state the previous window left
@@ -120,6 +121,7 @@ def train_char_lm(model: CharLM, train_ids: np.ndarray, config: TrainConfig, val
 
     Training stops early, after a whole update, when `stop()` turns true (history.interrupted;
     no final evaluation) or when the loss is not finite (see `training_divergence`).
+    `after_update()` runs after every update (the commands re-read the free cores there).
     """
     config.check()
     train_ids = np.asarray(train_ids)
@@ -158,6 +160,8 @@ def train_char_lm(model: CharLM, train_ids: np.ndarray, config: TrainConfig, val
                     smoothed = result.loss if smoothed is None else 0.95 * smoothed + 0.05 * result.loss
                     bar.set_postfix({"loss": f"{smoothed:.3f}", "bpc": f"{bits(smoothed):.3f}"}, refresh=False)
                     bar.update(1)
+                    if after_update is not None:
+                        after_update()
                     step = history.steps
                     if stop is not None and stop():
                         history.interrupted = done = True

@@ -1,19 +1,30 @@
-"""Keep numpy's BLAS to one thread in the training commands.
+"""How many BLAS threads numpy uses while training: as many as there are cores no other process is
+using, read again every few seconds; one when the other cores are busy.
 
-Why: the matrices of a recurrent step are small (a batch of 64 × a few hundred units), so a
-second BLAS thread saves little (measured: 0.13 s against 0.15 s per update of the demo's
-LSTM on two idle cores), while BLAS threads that spin-wait for a core another process
-holds make every update many times slower (measured: 5-10 s against 0.5-0.8 s per update
-with four other busy processes on two cores). One thread is the robust choice for a demo
-that must finish in a predictable time on a shared machine.
+Why both: at the demo's sizes (batch 64, LSTM 256) most of an update is matrix products, and a
+second BLAS thread on an idle core makes the compiled demo 1.5-1.8x faster than one thread
+(benchmarks/RESULTS.md). But BLAS threads that spin-wait for a core another process holds make
+every update many times slower (measured: 5-10 s against 0.5-0.8 s per update of the eager demo
+with four other busy processes on two cores). So the count follows the machine: other processes'
+CPU use is read from /proc/stat (minus this process's own), and a core they use more than a
+quarter of is left to them. A BLAS thread count set in the environment (OPENBLAS_NUM_THREADS,
+OMP_NUM_THREADS, MKL_NUM_THREADS) is the user's choice and is kept as it is.
 
 threadpoolctl does the finding and setting, for OpenBLAS, MKL and BLIS alike.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import time
+
 import numpy  # noqa: F401  (the BLAS to control is the one numpy loads)
 from threadpoolctl import threadpool_info, threadpool_limits
+
+THREAD_ENVIRONMENT = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+CHECK_EVERY_SECONDS = 2.0
+BUSY_CORE_FRACTION = 0.25  # a core other processes use more than this is theirs
 
 
 def limit_blas_threads(count: int = 1) -> int | None:
@@ -30,3 +41,71 @@ def blas_threads() -> int | None:
     """The thread count of the first BLAS library loaded, or None when there is none."""
     libraries = [info for info in threadpool_info() if info.get("user_api") == "blas"]
     return int(libraries[0]["num_threads"]) if libraries else None
+
+
+def usable_cores() -> list[int]:
+    """The CPUs this process may run on (its affinity), all of them where that cannot be read."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return list(range(os.cpu_count() or 1))
+
+
+def cpu_busy_seconds(cpus: list[int], stat: str = "/proc/stat") -> float | None:
+    """Seconds the given CPUs have spent busy since boot (user, nice, system, irq, softirq), or None
+    where /proc/stat cannot be read."""
+    wanted = {f"cpu{index}" for index in cpus}
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    busy = 0
+    try:
+        with open(stat, encoding="ascii") as lines:
+            for line in lines:
+                fields = line.split()
+                if fields and fields[0] in wanted:
+                    user, nice, system, _idle, _iowait, irq, softirq = (int(value) for value in fields[1:8])
+                    busy += user + nice + system + irq + softirq
+    except (OSError, ValueError):
+        return None
+    return busy / ticks
+
+
+def free_core_count(cores: int, others_busy: float) -> int:
+    """BLAS threads for `cores` CPUs of which other processes keep `others_busy` CPUs' worth busy:
+    each core they use more than BUSY_CORE_FRACTION of is left to them; at least one."""
+    taken = max(math.ceil(others_busy - BUSY_CORE_FRACTION), 0)
+    return max(cores - taken, 1)
+
+
+class FreeCoreThreads:
+    """Sets the BLAS thread count to the cores other processes leave free; `update()` after every
+    training update reads the machine again once CHECK_EVERY_SECONDS have passed (cheap otherwise).
+
+    Starts with one thread: the first reading needs an interval to measure over."""
+
+    def __init__(self, every: float = CHECK_EVERY_SECONDS) -> None:
+        self.every = every
+        self.cpus = usable_cores()
+        self.fixed = any(os.environ.get(name) for name in THREAD_ENVIRONMENT)  # the user's count stands
+        self.threads = blas_threads() if self.fixed else 1
+        if not self.fixed:
+            limit_blas_threads(1)
+        self._mark()
+
+    def _mark(self) -> None:
+        self._wall, self._own, self._busy = time.monotonic(), time.process_time(), cpu_busy_seconds(self.cpus)
+
+    def update(self) -> int | None:
+        """The BLAS thread count, changed when the machine's load has changed."""
+        if self.fixed or time.monotonic() - self._wall < self.every:
+            return self.threads
+        wall, own, busy = self._wall, self._own, self._busy
+        self._mark()
+        if busy is None or self._busy is None:
+            return self.threads   # no /proc/stat: stay at one thread
+        elapsed = self._wall - wall
+        others_busy = max((self._busy - busy) - (self._own - own), 0.0) / elapsed
+        threads = free_core_count(len(self.cpus), others_busy)
+        if threads != self.threads:
+            limit_blas_threads(threads)
+            self.threads = threads
+        return self.threads
