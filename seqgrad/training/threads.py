@@ -1,14 +1,14 @@
 """How many BLAS threads numpy uses while training: as many as there are cores no other process is
-using, read again every few seconds; one when the other cores are busy.
+using, read at the start and again every 2 s; one when the other cores are busy.
 
-Why both: at the demo's sizes (batch 64, LSTM 256) most of an update is matrix products, and a
-second BLAS thread on an idle core makes the compiled demo 1.5-1.8x faster than one thread
-(benchmarks/RESULTS.md). But BLAS threads that spin-wait for a core another process holds make
-every update many times slower (measured: 5-10 s against 0.5-0.8 s per update of the eager demo
-with four other busy processes on two cores). So the count follows the machine: other processes'
-CPU use is read from /proc/stat (minus this process's own), and a core they use more than a
-quarter of is left to them. A BLAS thread count set in the environment (OPENBLAS_NUM_THREADS,
-OMP_NUM_THREADS, MKL_NUM_THREADS) is the user's choice and is kept as it is.
+Why both: at the demo's sizes (batch 64, LSTM 256) most of a compiled update is matrix products,
+and a second BLAS thread on an idle core makes it 1.2-1.4x faster (benchmarks/RESULTS.md). But
+BLAS threads that spin-wait for a core another process holds make every update many times slower
+(measured: 5-10 s against 0.5-0.8 s per update of the eager demo with four other busy processes
+on two cores). So the count follows the machine: other processes' CPU use is read from
+/proc/stat (minus this process's own), and a core they use more than a quarter of is left to
+them. A BLAS thread count set in the environment (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS,
+MKL_NUM_THREADS) is the user's choice and is kept as it is.
 
 threadpoolctl does the finding and setting, for OpenBLAS, MKL and BLIS alike.
 """
@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 THREAD_ENVIRONMENT = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 CHECK_EVERY_SECONDS = 2.0
+FIRST_LOOK_SECONDS = 0.2  # /proc/stat counts in 10 ms ticks: 0.2 s reads other processes' load to ±0.05 core
 BUSY_CORE_FRACTION = 0.25  # a core other processes use more than this is theirs
 
 
@@ -77,35 +78,40 @@ def free_core_count(cores: int, others_busy: float) -> int:
 
 
 class FreeCoreThreads:
-    """Sets the BLAS thread count to the cores other processes leave free; `update()` after every
-    training update reads the machine again once CHECK_EVERY_SECONDS have passed (cheap otherwise).
+    """Sets the BLAS thread count to the cores other processes leave free: first from a short look
+    (`first_look` seconds, this process idle), then `update()` after every training update reads
+    the machine again once `every` seconds have passed (cheap otherwise)."""
 
-    Starts with one thread: the first reading needs an interval to measure over."""
-
-    def __init__(self, every: float = CHECK_EVERY_SECONDS) -> None:
+    def __init__(self, every: float = CHECK_EVERY_SECONDS, first_look: float = FIRST_LOOK_SECONDS) -> None:
         self.every = every
         self.cpus = usable_cores()
         self.fixed = any(os.environ.get(name) for name in THREAD_ENVIRONMENT)  # the user's count stands
         self.threads = blas_threads() if self.fixed else 1
-        if not self.fixed:
-            limit_blas_threads(1)
+        if self.fixed:
+            return
+        limit_blas_threads(1)
         self._mark()
+        if first_look > 0:
+            time.sleep(first_look)
+            self._read()
 
     def _mark(self) -> None:
         self._wall, self._own, self._busy = time.monotonic(), time.process_time(), cpu_busy_seconds(self.cpus)
 
     def update(self) -> int | None:
         """The BLAS thread count, changed when the machine's load has changed."""
-        if self.fixed or time.monotonic() - self._wall < self.every:
-            return self.threads
+        if not self.fixed and time.monotonic() - self._wall >= self.every:
+            self._read()
+        return self.threads
+
+    def _read(self) -> None:
+        """Other processes' CPU use since the last mark (all CPU use minus this process's own)."""
         wall, own, busy = self._wall, self._own, self._busy
         self._mark()
-        if busy is None or self._busy is None:
-            return self.threads   # no /proc/stat: stay at one thread
-        elapsed = self._wall - wall
-        others_busy = max((self._busy - busy) - (self._own - own), 0.0) / elapsed
+        if busy is None or self._busy is None or self._wall <= wall:
+            return   # no /proc/stat: stay as we are
+        others_busy = max((self._busy - busy) - (self._own - own), 0.0) / (self._wall - wall)
         threads = free_core_count(len(self.cpus), others_busy)
         if threads != self.threads:
             limit_blas_threads(threads)
             self.threads = threads
-        return self.threads

@@ -58,7 +58,7 @@ def test_free_core_threads_follow_the_load_and_keep_a_count_the_environment_sets
     monkeypatch.setattr(module.time, "process_time", lambda: clock["own"])
     monkeypatch.setattr(module, "cpu_busy_seconds", lambda cpus, stat="/proc/stat": clock["busy"])
     monkeypatch.setattr(module, "usable_cores", lambda: [0, 1])
-    governor = module.FreeCoreThreads(every=2.0)
+    governor = module.FreeCoreThreads(every=2.0, first_look=0)
     assert governor.threads == 1 and blas_threads() == 1      # one thread until the first reading
     clock.update(wall=1.0, own=1.0, busy=1.0)
     assert governor.update() == 1                                # not yet time to read again
@@ -67,6 +67,6 @@ def test_free_core_threads_follow_the_load_and_keep_a_count_the_environment_sets
     clock.update(wall=4.0, own=5.8, busy=7.9)                    # we used 3.8 s (two threads), others 2.0 s: one core
     assert governor.update() == 1 and blas_threads() == 1
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
-    fixed = module.FreeCoreThreads(every=0.0)
+    fixed = module.FreeCoreThreads(every=0.0, first_look=0)
     clock.update(wall=10.0, own=5.8, busy=7.9)
     assert fixed.fixed and fixed.update() == blas_threads()
