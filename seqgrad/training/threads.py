@@ -7,8 +7,8 @@ BLAS threads that spin-wait for a core another process holds make every update m
 (measured: 5-10 s against 0.5-0.8 s per update of the eager demo with four other busy processes
 on two cores). So the count follows the machine: other processes' CPU use is read from
 /proc/stat (minus this process's own), and a core they use more than a quarter of is left to
-them. A BLAS thread count set in the environment (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS,
-MKL_NUM_THREADS) is the user's choice and is kept as it is.
+them; a container's CPU quota caps the count. A BLAS thread count set in the environment
+(OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS) is the user's choice and is kept as it is.
 
 threadpoolctl does the finding and setting, for OpenBLAS, MKL and BLIS alike.
 """
@@ -52,6 +52,18 @@ def usable_cores() -> list[int]:
         return list(range(os.cpu_count() or 1))
 
 
+def cpu_quota(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> float | None:
+    """The CPUs' worth of time a cgroup (v2) quota allows this process ("150000 100000" is 1.5),
+    or None when there is no quota or it cannot be read: a container may see more cores than it
+    may use, and threads beyond its quota only wait to be scheduled."""
+    try:
+        with open(cpu_max, encoding="ascii") as limits:
+            quota, period = limits.read().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+
+
 def cpu_busy_seconds(cpus: list[int], stat: str = "/proc/stat") -> float | None:
     """Seconds the given CPUs have spent busy since boot (user, nice, system, irq, softirq), or None
     where /proc/stat cannot be read."""
@@ -85,6 +97,8 @@ class FreeCoreThreads:
     def __init__(self, every: float = CHECK_EVERY_SECONDS, first_look: float = FIRST_LOOK_SECONDS) -> None:
         self.every = every
         self.cpus = usable_cores()
+        quota = cpu_quota()
+        self.cores = len(self.cpus) if quota is None else max(min(len(self.cpus), math.floor(quota)), 1)
         self.fixed = any(os.environ.get(name) for name in THREAD_ENVIRONMENT)  # the user's count stands
         self.threads = blas_threads() if self.fixed else 1
         if self.fixed:
@@ -111,7 +125,7 @@ class FreeCoreThreads:
         if busy is None or self._busy is None or self._wall <= wall:
             return   # no /proc/stat: stay as we are
         others_busy = max((self._busy - busy) - (self._own - own), 0.0) / (self._wall - wall)
-        threads = free_core_count(len(self.cpus), others_busy)
+        threads = free_core_count(self.cores, others_busy)
         if threads != self.threads:
             limit_blas_threads(threads)
             self.threads = threads

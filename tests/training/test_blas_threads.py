@@ -58,6 +58,7 @@ def test_free_core_threads_follow_the_load_and_keep_a_count_the_environment_sets
     monkeypatch.setattr(module.time, "process_time", lambda: clock["own"])
     monkeypatch.setattr(module, "cpu_busy_seconds", lambda cpus, stat="/proc/stat": clock["busy"])
     monkeypatch.setattr(module, "usable_cores", lambda: [0, 1])
+    monkeypatch.setattr(module, "cpu_quota", lambda: None)
     governor = module.FreeCoreThreads(every=2.0, first_look=0)
     assert governor.threads == 1 and blas_threads() == 1      # one thread until the first reading
     clock.update(wall=1.0, own=1.0, busy=1.0)
@@ -70,3 +71,18 @@ def test_free_core_threads_follow_the_load_and_keep_a_count_the_environment_sets
     fixed = module.FreeCoreThreads(every=0.0, first_look=0)
     clock.update(wall=10.0, own=5.8, busy=7.9)
     assert fixed.fixed and fixed.update() == blas_threads()
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    monkeypatch.setattr(module, "cpu_quota", lambda: 1.5)   # a container allowed 1.5 CPUs: one thread
+    limited = module.FreeCoreThreads(every=2.0, first_look=0)
+    clock.update(wall=20.0, own=5.8, busy=7.9)
+    assert limited.cores == 1 and limited.update() == 1
+
+
+def test_a_cgroup_quota_is_read_as_cpus(tmp_path):
+    from seqgrad.training.threads import cpu_quota
+    limits = tmp_path / "cpu.max"
+    limits.write_text("150000 100000\n")
+    assert cpu_quota(str(limits)) == 1.5
+    limits.write_text("max 100000\n")
+    assert cpu_quota(str(limits)) is None
+    assert cpu_quota(str(tmp_path / "missing")) is None
