@@ -8,13 +8,16 @@ loss = 0.5 Σ (y - target)², backward, plain SGD on every parameter.
 
     python benchmarks/training_step.py                 # S1, S2, S3 in float32 and float64
     python benchmarks/training_step.py --sizes S2 --dtypes float32 --repeats 30
+    python benchmarks/training_step.py --sizes S1 --dtypes float32 --cell gru --processes 9
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -233,21 +236,53 @@ def measure(size: str, dtype, repeats: int, cell: str = "lstm") -> dict[str, tup
     return {name: (statistics.median(values), min(values)) for name, values in times.items()}
 
 
+def run_in_processes(args) -> int:
+    """Each size and dtype measured in `args.processes` fresh processes, one after another; the
+    figure is the median over processes of each in-process ratio, with its range. Why: with the
+    same code, one process's ratio differs from the next's by up to ±0.05 (where its arrays land
+    in memory), more than the differences worth measuring."""
+    print(f"| size (B, T, D, H) | dtype | contender | ratio to numpy baseline, median of {args.processes} processes "
+          "| range |")
+    print("|---|---|---|---:|---|")
+    for size in args.sizes:
+        for dtype_name in args.dtypes:
+            ratios: dict[str, list[float]] = {}
+            for _ in range(args.processes):
+                done = subprocess.run([sys.executable, __file__, "--sizes", size, "--dtypes", dtype_name,
+                                       "--cell", args.cell, "--repeats", str(args.repeats), "--json"],
+                                      capture_output=True, text=True, check=True)
+                for name, ratio in json.loads(done.stdout).items():
+                    ratios.setdefault(name, []).append(ratio)
+            for name, values in ratios.items():
+                print(f"| {size} {SIZES[size]} | {dtype_name} | {name} | {statistics.median(values):.2f} "
+                      f"| {min(values):.2f}-{max(values):.2f} |", flush=True)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
     parser.add_argument("--cell", default="lstm", choices=["lstm", "gru"])
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="measure in this many fresh processes and report the median ratio and its range")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one process's ratios, for --processes
     args = parser.parse_args(argv)
-    print("| size (B, T, D, H) | dtype | contender | ratio to numpy baseline (medians) | ratio of best times "
-          "| ms per step (median) |")
-    print("|---|---|---|---:|---:|---:|")
+    if args.processes > 1:
+        return run_in_processes(args)
+    if not args.json:
+        print("| size (B, T, D, H) | dtype | contender | ratio to numpy baseline (medians) | ratio of best times "
+              "| ms per step (median) |")
+        print("|---|---|---|---:|---:|---:|")
     for size in args.sizes:
         for dtype_name in args.dtypes:
             repeats = max(3, args.repeats // 5) if size == "S3" else args.repeats
             result = measure(size, np.dtype(dtype_name).type, repeats, args.cell)
             base, base_best = result["numpy baseline"]
+            if args.json:
+                print(json.dumps({name: seconds / base for name, (seconds, _) in result.items()}))
+                continue
             for name, (seconds, best) in result.items():
                 print(f"| {size} {SIZES[size]} | {dtype_name} | {name} | {seconds / base:.2f} | {best / base_best:.2f} "
                       f"| {seconds * 1e3:.1f} |", flush=True)
