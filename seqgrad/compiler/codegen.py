@@ -589,7 +589,7 @@ class _Generator:
         w.depth += 1
         # forward values of step t
         referenced = {id(i) for eq in self.backward_eqs for i in eq.inputs if isinstance(i, Var)}
-        if out_cot is not None:
+        if out_cot is not None:  # read only: the compiled node may hand in arrays other edges hold too
             w.line(f"{out_cot.name} = grad_outputs[t]")
         for name, var in zip(state_names, self.state_vars):
             where[id(var)] = f"{name}_states[t{_offset(in_off)}]"

@@ -105,11 +105,12 @@ def _node_op(cell_name: str, generated: Generated) -> Primitive:
         steps, batch, _ = ctx.in_shapes[0]
         hidden = ctx.in_shapes[1][1]
         width = generated.output_width
+        parts = None
         if type(g) is not np.ndarray:  # lazy (this op takes them): the slices the getitems handed back
             parts = _packed_parts(g, steps, states) if len(ctx.shape) == 3 else None
             if parts is None:
                 g = dense(g, ctx.shape, ctx.dtype)
-        if type(g) is not np.ndarray:
+        if parts is not None:  # arrays other edges may hold too: the generated backward only reads them
             grad_outputs, grad_finals = parts
             if grad_outputs is None:
                 grad_outputs = np.zeros((steps, batch, width), ctx.dtype)

@@ -109,6 +109,28 @@ def test_gradients_reaching_part_of_the_layer(name, loss_name):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
 
 
+
+@pytest.mark.parametrize("name", ["rnn-tanh", "lstm", "gru", "peephole"])
+def test_a_gradient_shared_with_an_earlier_branch_is_only_read(name):
+    """add hands one array to both of its inputs; the compiled node gets it as the outputs'
+    gradient and must not write into it, or the branch recorded before the layer (whose vjp runs
+    after the layer's) would see a changed gradient."""
+    sg.manual_seed(4)
+    layer, side = LAYERS[name](), nn.Linear(D, H, dtype=np.float64)
+    x = np.random.default_rng(5).standard_normal((4, 3, D))
+    grads = []
+    for run in (layer, sg.compile(layer)):
+        for param in list(layer.parameters()) + list(side.parameters()):
+            param.grad = None
+        inputs = sg.Tensor(x, requires_grad=True)
+        before = side(inputs)
+        output, _ = run(inputs)
+        ((output + before) ** 2).sum().backward()
+        grads.append([inputs.grad, side.weight.grad] + [p.grad for p in layer.parameters()])
+    for expected, got in zip(*grads):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
 def test_zero_length_keeps_the_initial_state_in_eager_and_compiled():
     layer = nn.GRU(D, H, dtype=np.float64)
     x = sg.Tensor(np.ones((3, 2, D)))
