@@ -9,7 +9,7 @@ Cost is linear in the number of recorded nodes (plus one sort by creation number
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -322,16 +322,23 @@ def cut_origin(leaf: Tensor, present: set[int]) -> Node | None:
     nearest drawn op that made it (the last step's state). None when nothing of it is drawn."""
     cut = cut_from(leaf)
     references = ((cut.node,) if hasattr(cut, "node") else ()) + getattr(cut, "inputs", ())
-    stack = [node for node in (reference() for reference in references) if node is not None]
-    seen = {node.seq for node in stack}
-    while stack:
-        node = stack.pop(0)
-        if node.seq in present:
-            return node
+    starts = [node for node in (reference() for reference in references) if node is not None]
+    return _first_back(starts, lambda node: node if node.seq in present else None)
+
+
+def _first_back(starts: list[Node], found: Callable[[Node], object]):
+    """Breadth-first back through the ops that made `starts`: the first non-None `found(node)`,
+    nearest first; None when no op answers."""
+    queue, seen = deque(starts), {node.seq for node in starts}
+    while queue:
+        node = queue.popleft()
+        answer = found(node)
+        if answer is not None:
+            return answer
         for edge in node.edges:
             if type(edge) is Node and edge.seq not in seen:
                 seen.add(edge.seq)
-                stack.append(edge)
+                queue.append(edge)
     return None
 
 
@@ -348,17 +355,7 @@ def number_windows(graph: Walk, tree: FrameTree) -> None:
     def context_before(node: Node) -> Frame | None:
         """The steps a value came out of (a final state is stacked after the loop): the nearest
         step found going back through the ops that made it."""
-        stack, seen = [node], {node.seq}
-        while stack:
-            current = stack.pop(0)
-            found = context(current)
-            if found is not None:
-                return found
-            for edge in current.edges:
-                if type(edge) is Node and edge.seq not in seen:
-                    seen.add(edge.seq)
-                    stack.append(edge)
-        return None
+        return _first_back([node], context)
 
     pairs = []
     for leaf in graph.leaves:
