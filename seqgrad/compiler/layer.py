@@ -20,6 +20,7 @@ from ..nn.module import Module
 from ..nn.recurrent import Recurrent
 from ..ops.primitive import Primitive, apply
 from ..tensor import Tensor
+from .blocks import split_column_blocks
 from .codegen import Generated, generate, generate_from_probes
 from .retarget import NotLinear
 from .trace import TraceError, trace
@@ -59,10 +60,15 @@ def compiled_code(cell, steps: int, batch: int, input_size: int, dtype, reverse:
     batches = SMALL_TRACE_SIZES if batch > SMALL_TRACE_SIZES[1] else (batch,)
     probes = {(s, b): trace(cell, b, dtype, steps=s, check=(s, b) == (step_counts[0], batches[0]), **options)
               for s in step_counts for b in batches}  # value dependence is looked for once
+    gate_names = getattr(cell, "gate_names", ())
+    for program in probes.values():
+        split_column_blocks(program, batch, gate_names)
     try:
         generated = generate_from_probes(probes, steps, batch, reverse)
     except NotLinear:
-        generated = generate(trace(cell, batch, dtype, steps=steps, **options), steps, reverse)
+        program = trace(cell, batch, dtype, steps=steps, **options)
+        split_column_blocks(program, batch, gate_names)
+        generated = generate(program, steps, reverse)
     generated.op = _node_op(type(cell).__name__, generated)
     _CACHE[key] = generated
     if len(_CACHE) > CACHE_SIZE:
