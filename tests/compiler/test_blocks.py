@@ -1,0 +1,124 @@
+"""Column blocks (compiler/blocks.py): values read only as column slices are computed per slice
+(or over the columns read), the step's values stay the same, and the rewrite is kept only
+when it leaves fewer strided operands."""
+
+import inspect
+
+import numpy as np
+import pytest
+
+import seqgrad as sg
+from seqgrad import nn
+from seqgrad.compiler import trace
+from seqgrad.compiler.blocks import split_column_blocks, strided_reads
+from seqgrad.compiler.derive import evaluate
+from seqgrad.nn import zoo
+
+from .cells import MinimalGatedUnit, PeepholeLSTM, ProjectedCell
+
+D, H = 3, 4
+CELLS = {
+    "rnn": lambda: nn.RNNCell(D, H, dtype=np.float64),
+    "lstm": lambda: nn.LSTMCell(D, H, dtype=np.float64),
+    "gru": lambda: nn.GRUCell(D, H, dtype=np.float64),
+    "gru-before": lambda: nn.GRUCell(D, H, reset="before", dtype=np.float64),
+    "mgu": lambda: MinimalGatedUnit(D, H),
+    "peephole": lambda: PeepholeLSTM(D, H),
+    "projected": lambda: ProjectedCell(D, H),
+}
+CELLS.update({cls.__name__: (lambda cls=cls: cls(D, H, dtype=np.float64))
+              for _, cls in inspect.getmembers(zoo, inspect.isclass)
+              if issubclass(cls, nn.Cell) and cls.__module__ == zoo.__name__})
+
+
+def _outputs(program, seed=0):
+    rng = np.random.default_rng(seed)
+    values = {id(var): rng.standard_normal(var.shape) for var in program.inputs}
+    computed = evaluate(program, values)
+    return [computed[id(var)] for var in program.outputs]
+
+
+def _rewritten(cell, batch):
+    program = trace(cell, 3, np.float64, steps=2)
+    before = _outputs(program)
+    split_column_blocks(program, batch, getattr(cell, "gate_names", ()))
+    return program, before
+
+
+@pytest.mark.parametrize("batch", [1, 2, 32])
+@pytest.mark.parametrize("name", list(CELLS))
+def test_the_step_computes_the_same_values(name, batch):
+    cell = CELLS[name]()
+    program, before = _rewritten(cell, batch)
+    for got, expected in zip(_outputs(program), before):
+        np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-15)
+
+
+def test_the_gru_gets_one_contiguous_value_and_one_matmul_per_gate():
+    cell = nn.GRUCell(D, H, dtype=np.float64)
+    program = trace(cell, 3, np.float64, steps=2)
+    assert strided_reads(program.equations) == 4
+    split_column_blocks(program, 32, cell.gate_names)
+    by_name = {eq.output.name: eq for eq in program.equations}
+    for gate in ("reset_gate", "update_gate"):
+        assert by_name[gate].op.name == "sigmoid" and by_name[gate].output.shape == (3, H)
+    linears = [eq for eq in program.equations if eq.op.name == "linear"]
+    assert [eq.inputs[1].name for eq in linears] == ["weight_hh_reset_gate", "weight_hh_update_gate",
+                                                     "weight_hh_candidate"]
+    assert all(eq.output.shape == (3, H) for eq in linears)
+    assert strided_reads(program.equations) == 3  # only the projected input's blocks are left strided
+    source = sg.compiler.source(cell, batch_size=8, steps=3)
+    assert "weight_hh_update_gate_T" in source and "sigmoid(add_x_update_gate, out=update_gate)" in source
+
+
+def test_at_batch_one_only_the_columns_read_are_computed():
+    cell = nn.GRUCell(D, H, dtype=np.float64)
+    program, _ = _rewritten(cell, 1)
+    (sigmoid,) = [eq for eq in program.equations if eq.op.name == "sigmoid"]
+    assert sigmoid.output.shape == (3, 2 * H)  # r and z; the candidate's block is not squashed
+    assert sum(eq.op.name == "linear" for eq in program.equations) == 1
+
+
+def test_the_lstm_keeps_its_one_gate_matmul():
+    """Its gate matmul adds the projected input, whose blocks would be strided operands: a split
+    leaves as many strided operands as it removes, so it is not kept."""
+    cell = nn.LSTMCell(D, H, dtype=np.float64)
+    program = trace(cell, 3, np.float64, steps=2)
+    listing = str(program)
+    split_column_blocks(program, 32, cell.gate_names)
+    assert str(program) == listing
+
+
+class _ReadWholeAndSliced(nn.Cell):
+    """`pre` is read whole (its tanh) and as a slice; `gates` as two overlapping slices."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.linear = nn.Linear(input_size + hidden_size, 4 * hidden_size, dtype=np.float64)
+
+    def step(self, x, state):
+        (hidden,) = state
+        size = self.hidden_size
+        pre = self.linear(sg.concat([x, hidden], axis=1))
+        whole = pre.tanh()
+        gates = (pre * 2.0).sigmoid()
+        low, middle = gates[:, :2 * size], gates[:, size:3 * size]
+        hidden = whole[:, :size] * pre[:, 3 * size:] + (low[:, size:] - middle[:, :size])
+        return hidden, (hidden,)
+
+
+def test_values_read_whole_or_by_overlapping_slices_are_not_split():
+    cell = _ReadWholeAndSliced(D, H)
+    program, before = _rewritten(cell, 32)
+    ops = {eq.output.name: eq for eq in program.equations}
+    assert ops["pre"].op.name == "linear" and ops["pre"].output.shape == (3, 4 * H)  # read whole: kept
+    (sigmoid,) = [eq for eq in program.equations if eq.op.name == "sigmoid"]
+    assert sigmoid.output.shape == (3, 3 * H)  # overlapping slices: narrowed to the columns read, not split
+    for got, expected in zip(_outputs(program), before):
+        np.testing.assert_allclose(got, expected, rtol=1e-13)
+    layer = nn.Recurrent(lambda size: _ReadWholeAndSliced(size, H), D)
+    x = np.random.default_rng(2).standard_normal((4, 5, D))
+    eager, _ = layer(sg.Tensor(x))
+    compiled, _ = sg.compile(layer)(sg.Tensor(x))
+    np.testing.assert_allclose(compiled.data, eager.data, rtol=1e-12)
