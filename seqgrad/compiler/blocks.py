@@ -48,6 +48,8 @@ def _columns(eq: Equation):
 
 def _rows(eq: Equation):
     """The first row when `eq` is `v[start:stop]` (a plain slice of the leading axis), else None."""
+    if eq.op.name != "getitem":
+        return None
     index = eq.params["index"]
     if isinstance(index, slice) and index.step in (None, 1) and isinstance(eq.inputs[0], Var):
         return index.indices(eq.inputs[0].shape[0])[0]
@@ -160,7 +162,7 @@ class _Rewriter:
         made_by = self.producer.get(id(ref))
         if made_by is not None and len(ref.shape) == 2 and _columns(made_by) is not None:
             base, offset = made_by.inputs[0], _columns(made_by)[0]
-        elif made_by is not None and made_by.op.name == "getitem" and len(ref.shape) == 1 and _rows(made_by) is not None:
+        elif made_by is not None and len(ref.shape) == 1 and _rows(made_by) is not None:
             base, offset = made_by.inputs[0], _rows(made_by)
         index = slice(offset + start, offset + stop)
         index = (slice(None), index) if len(ref.shape) == 2 else index
@@ -179,7 +181,7 @@ class _Rewriter:
             if eq.op.name == "linear" and position == 1:  # the weight's rows [start, stop)
                 base, offset = ref, 0
                 made_by = self.producer.get(id(ref))
-                if made_by is not None and made_by.op.name == "getitem" and _rows(made_by) is not None:
+                if made_by is not None and _rows(made_by) is not None:
                     base, offset = made_by.inputs[0], _rows(made_by)
                 var = Var(self.fresh(f"{ref.name}_{block}"), (stop - start,) + ref.shape[1:], ref.dtype)
                 made.append(Equation(getitem, (base,), {"index": slice(offset + start, offset + stop)}, var))
