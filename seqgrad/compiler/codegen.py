@@ -561,9 +561,10 @@ class _Generator:
         state_grad_ids = {id(v) for v in self.d_states if v is not None}
         scratch, assembles = [], []
         uses = count_uses(self.backward_eqs, [v for v in self.d_states if v is not None])
+        self.in_input_slot = self._leaves_in_input_slot(state_grad_ids)
         for eq in self.backward_eqs:
             var = eq.output
-            if emit.is_view(eq) or var is self.d_x:
+            if emit.is_view(eq) or var is self.d_x or id(var) in self.in_input_slot:
                 continue
             if id(var) in leaf_ids:
                 loop_stored[id(var)] = f"{var.name}_steps"
@@ -633,7 +634,8 @@ class _Generator:
             where[id(var)] = var.name
         scratch_ids = {id(v) for v in scratch} | {id(v) for v in assembles}
         # a value used only by an assemble is written straight into its slice
-        slice_target = {}
+        slice_target = {id(ref): f"{grad_x_buffer}[t][{emit.index_text(index, self.constant)}]"
+                        for ref, index in self.in_input_slot.values()}
         for eq in self.backward_eqs:
             if eq.op is ASSEMBLE and eq.params.get("base"):
                 slice_target[id(eq.inputs[0])] = eq.output.name  # the base is written in place
@@ -758,12 +760,34 @@ class _Generator:
         chosen.reverse()
         return chosen
 
+    def _leaves_in_input_slot(self, excluded: set[int]) -> dict:
+        """Speed: the per-step values that a weight's gradient needs after the loop and that are also
+        written unchanged into a slice of the step input's gradient (a GRU gate's pre-activation
+        gradient, [r, z] block of ∂L/∂x) live in that slice, not in a (T, B, ·) buffer of their own
+        plus a copy: id(value) -> (value, its index in the slot). The tall product after the loop
+        reads the slice of all steps (a strided view; BLAS takes it as it is)."""
+        assembled = next((eq for eq in self.backward_eqs if eq.output is self.d_x), None)
+        if assembled is None or assembled.op is not ASSEMBLE or assembled.params.get("base"):
+            return {}
+        leaves = {id(v) for v in self.leaf_operands}
+        producer = {id(eq.output): eq for eq in self.backward_eqs}
+        chosen = {}
+        for ref, index in zip(assembled.inputs, assembled.params["indices"]):
+            made = producer.get(id(ref)) if isinstance(ref, Var) else None
+            if made is None or id(ref) not in leaves or id(ref) in excluded or id(ref) in chosen \
+                    or emit.is_view(made) or made.op is ASSEMBLE or not _column_slice(index, len(ref.shape)):
+                continue
+            chosen[id(ref)] = (ref, index)
+        return chosen
+
     def _all(self, var: Var, loop_stored: dict, grad_x_buffer: str) -> str:
         """An expression for `var` at every step, stacked (T, B, ·)."""
         in_off, out_off, _, _ = self.slots()
         T = self.steps
         if var is self.d_x:
             return grad_x_buffer
+        if id(var) in self.in_input_slot:
+            return f"{grad_x_buffer}[:, {emit.index_text(self.in_input_slot[id(var)][1], self.constant)}]"
         if id(var) in loop_stored:
             return loop_stored[id(var)]
         if var is self.x_var:
@@ -782,6 +806,12 @@ class _Generator:
             base = self._all(eq.inputs[0], loop_stored, grad_x_buffer)
             return f"{base}[:, {emit.index_text(index, self.constant)}]"
         raise KeyError(f"no stored value for {var.name}")
+
+
+def _column_slice(index, ndim: int) -> bool:
+    """Is `index` `[:, a:b]` of a 2-D value (its step slice then merges with the step axis)?"""
+    return ndim == 2 and isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None) \
+        and isinstance(index[1], slice) and index[1].step in (None, 1)
 
 
 def _aliases(equations: list[Equation]) -> dict[int, int]:
