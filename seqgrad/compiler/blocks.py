@@ -57,6 +57,8 @@ def _rows(eq: Equation):
 
 
 class _Rewriter:
+    """One rewrite at a time over a step program's equations (see `rewrite_one`), with fresh names."""
+
     def __init__(self, program: StepProgram, split: bool, block_names: tuple) -> None:
         self.program, self.split, self.block_names = program, split, block_names
         self.names = {v.name for v in program.inputs} | {eq.output.name for eq in program.equations}
@@ -134,10 +136,10 @@ class _Rewriter:
         width = eq.output.shape[1]
         if eq.op.name in ELEMENTWISE:
             return all(self.sliceable(ref, eq.output.shape) for ref in eq.inputs)
-        if eq.op.name == "linear":
-            weight = eq.inputs[1]
-            return len(eq.inputs[0].shape) == 2 and len(getattr(weight, "shape", ())) == 2 \
-                and weight.shape[0] == width and isinstance(weight, Var) \
+        if eq.op.name == "linear":  # x Wᵀ (+ b): output columns [a, b) need only W's rows [a, b)
+            x, weight = eq.inputs[0], eq.inputs[1]
+            return isinstance(x, Var) and len(x.shape) == 2 and isinstance(weight, Var) \
+                and weight.shape == (width, x.shape[1]) \
                 and all(self.sliceable(ref, eq.output.shape) for ref in eq.inputs[2:])
         return False
 
