@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops import getitem
+from ..ops import add, getitem, matmul, reshape, transpose
 from .optimize import prune
 from .program import Const, Equation, StepProgram, Var
 
@@ -215,21 +215,106 @@ def strided_reads(equations: list[Equation]) -> int:
                for eq in equations if eq.op.name != "getitem" for ref in eq.inputs)
 
 
+def _input_blocks(program: StepProgram, equations: list[Equation]):
+    """(K, width) when the step input is read only as K column blocks of one width that tile it and
+    comes from a projection `reshape(linear(flat, W, b), (T, B, F))`, so that the projection can
+    write it block-major (`block_major_input`); None otherwise."""
+    x, projection = program.input("x"), program.projection
+    if x is None or projection is None or len(x.shape) != 2 or any(v is x for v in program.outputs):
+        return None
+    readers = [eq for eq in equations if any(ref is x for ref in eq.inputs)]
+    ranges = sorted(_columns(eq) or (-1, -1) for eq in readers)
+    width = ranges[0][1] - ranges[0][0] if ranges else 0
+    if not readers or width <= 0 or ranges != [(k * width, (k + 1) * width) for k in range(len(ranges))] \
+            or len(ranges) * width != x.shape[1] or len(ranges) < 2:
+        return None
+    producer = {id(eq.output): eq for eq in projection.equations}
+    shaped = producer.get(id(projection.outputs[0]))
+    made = producer.get(id(shaped.inputs[0])) if shaped is not None and shaped.op.name == "reshape" else None
+    if made is None or made.op.name != "linear" or len(shaped.output.shape) != 3 \
+            or sum(any(ref is made.output for ref in eq.inputs) for eq in projection.equations) != 1:
+        return None
+    weight, bias = made.inputs[1], (made.inputs[2] if len(made.inputs) > 2 else None)
+    if not isinstance(weight, Var) or len(weight.shape) != 2 or (bias is not None and (
+            not isinstance(bias, Var) or bias.shape != (x.shape[1],))):
+        return None
+    return len(ranges), width
+
+
+def block_major_input(program: StepProgram, blocks: int, width: int) -> None:
+    """The projection writes the step input block-major, (T, K, B, w) over memory laid out (K, T, B, w),
+    and the step reads block k as `x[k]`, a contiguous (B, w) array, where it read the strided
+    `x[:, k w:(k + 1) w]`. The projection becomes one batched product, (T·B, D) @ (K, D, w), whose
+    gradients the primitives' rules give as before (the input's summed over the K blocks).
+    Why (GRU at S1): the three blocks' reads and the gradient's writes were strided (B, H) operations."""
+    projection, x = program.projection, program.input("x")
+    producer = {id(eq.output): eq for eq in projection.equations}
+    shaped = producer[id(projection.outputs[0])]
+    made = producer[id(shaped.inputs[0])]
+    flat, weight = made.inputs[0], made.inputs[1]
+    bias = made.inputs[2] if len(made.inputs) > 2 else None
+    steps, batch, _ = shaped.output.shape
+    names = {v.name for v in projection.inputs} | {eq.output.name for eq in projection.equations} | \
+        {v.name for v in program.inputs} | {eq.output.name for eq in program.equations}
+
+    def var(name, shape, dtype):
+        fresh, n = name, 2
+        while fresh in names:
+            fresh, n = f"{name}_{n}", n + 1
+        names.add(fresh)
+        return Var(fresh, shape, dtype)
+
+    rows = flat.shape[0]
+    weight_blocks = var(f"{weight.name}_blocks", (blocks, width, weight.shape[1]), weight.dtype)
+    weight_blocks_t = var(f"{weight.name}_blocks_T", (blocks, weight.shape[1], width), weight.dtype)
+    products = var(f"{made.output.name}_blocks", (blocks, rows, width), made.output.dtype)
+    new = [Equation(reshape, (weight,), {"shape": weight_blocks.shape}, weight_blocks),
+           Equation(transpose, (weight_blocks,), {"axes": (0, 2, 1)}, weight_blocks_t),
+           Equation(matmul, (flat, weight_blocks_t), {}, products)]
+    if bias is not None:
+        bias_blocks = var(f"{bias.name}_blocks", (blocks, 1, width), bias.dtype)
+        summed = var(f"{made.output.name}_blocks_biased", products.shape, products.dtype)
+        new += [Equation(reshape, (bias,), {"shape": bias_blocks.shape}, bias_blocks),
+                Equation(add, (products, bias_blocks), {}, summed)]
+        products = summed
+    laid_out = var(f"{shaped.output.name}_blocks", (blocks, steps, batch, width), products.dtype)
+    block_major = Var(shaped.output.name, (steps, blocks, batch, width), products.dtype)
+    new += [Equation(reshape, (products,), {"shape": laid_out.shape}, laid_out),
+            Equation(transpose, (laid_out,), {"axes": (1, 0, 2, 3)}, block_major)]
+    position = projection.equations.index(made)
+    kept = [eq for eq in projection.equations if eq is not made and eq is not shaped]
+    projection.equations = kept[:position] + new + kept[position:]
+    projection.outputs = [block_major] + projection.outputs[1:]
+
+    blocked_x = Var(x.name, (blocks, x.shape[0], width), x.dtype, x.role)
+    program.inputs = [blocked_x if v is x else v for v in program.inputs]
+    program.equations = [Equation(getitem, (blocked_x,), {"index": _columns(eq)[0] // width}, eq.output)
+                         if any(ref is x for ref in eq.inputs) else eq for eq in program.equations]
+
+
 def split_column_blocks(program: StepProgram, batch: int, block_names: tuple = ()) -> None:
     """Rewrite `program`'s equations in place: every value read only through column slices is
     computed over the columns read; from batch 2 on, as one value per slice, when that leaves
     the step fewer strided operands than it had.
 
-    Why the condition (measured at S1): the GRU's split leaves 3 strided operands of 4 (the
-    projected input's blocks) and its layer ran 1.15x -> 1.07x the baseline's time; the LSTM's
-    leaves 4 of 4 (its gate matmul adds the projected input, whose blocks are strided) and ran
-    1.05x -> 1.09x, so the LSTM keeps its one (B, 4H) matmul."""
+    When the split is kept and the step input comes from a projection, the projection also
+    writes it block-major (`block_major_input`), so its blocks are contiguous too.
+
+    Why the condition (measured at S1, layer alone against the hand-written baseline): the GRU's
+    split leaves 3 strided operands of 4 (the projected input's blocks) and its layer ran 1.15x
+    -> 1.07x, and 1.02x with the input block-major; the LSTM's leaves 4 of 4 (its gate matmul adds
+    the projected input) and ran 1.05x -> 1.09x, and 1.06-1.07x even block-major: its split adds
+    three matmuls, two sigmoids and three adds a step, and removes no unread block's work. So the
+    projected input's blocks count as strided here, and the LSTM keeps its one (B, 4H) matmul."""
     block_names = tuple(block_names)
     narrowed = _rewritten(program, False, block_names)
     if batch >= SPLIT_MIN_ROWS:
         split = _rewritten(program, True, block_names)
         if strided_reads(split) < strided_reads(narrowed):
             program.equations = split
+            blocks = _input_blocks(program, split)
+            if blocks is not None:
+                block_major_input(program, *blocks)
             return
     program.equations = narrowed
 

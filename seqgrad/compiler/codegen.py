@@ -323,12 +323,24 @@ class _Generator:
             for var in proj.inputs:
                 if var.role.startswith("param:"):
                     where[id(var)] = by_role[var.role]
+            uses = count_uses(proj.equations, proj.outputs)
+            backward_eqs = prune(self.proj_back.equations, [v for v in self.proj_back.grads.values() if v])
+            read_back = {id(i) for eq in backward_eqs for i in eq.inputs}  # never overwritten in place
+            made_here = set()  # buffers this projection made (not views of the caller's arrays)
             for eq in proj.equations:
                 args_ = [_arg(i, where, self.constant) for i in eq.inputs]
                 statement = emit.into(eq, args_, eq.output.name)
-                if statement is not None and not emit.is_view(eq):  # into a buffer kept between calls
+                first = eq.inputs[0]
+                if statement is not None and eq.op.name in emit.UFUNCS and isinstance(first, Var) \
+                        and id(first) in made_here and uses.get(id(first)) == 1 and id(first) not in read_back \
+                        and first.shape == eq.output.shape and first.dtype == eq.output.dtype:
+                    w.line(f"{eq.output.name} = {where[id(first)]}", "its buffer, spent: written in place")
+                    w.line(statement, f"{eq.op.name} {_shape_text(eq.output)}")
+                    made_here.add(id(eq.output))
+                elif statement is not None and not emit.is_view(eq):  # into a buffer kept between calls
                     w.line(f"{eq.output.name} = buffers.empty({eq.output.shape}, {eq.output.dtype.name!r})")
                     w.line(statement, f"{eq.op.name} {_shape_text(eq.output)}")
+                    made_here.add(id(eq.output))
                 else:
                     w.line(f"{eq.output.name} = {emit.value(eq, args_, self.constant)}",
                            f"{eq.op.name} {_shape_text(eq.output)}")
@@ -490,6 +502,16 @@ class _Generator:
             var = eq.inputs[0] if isinstance(eq.inputs[0], Var) else None
         return var is not None
 
+    def input_memory_order(self):
+        """The axes of the projection's output when it is a transpose of the buffer it computed (a
+        block-major step input, see blocks.py), else None."""
+        projection = self.program.projection
+        producer = {id(eq.output): eq for eq in projection.equations}
+        made = producer.get(id(projection.outputs[0]))
+        if made is None or made.op.name != "transpose" or made.params.get("axes") is None:
+            return None
+        return tuple(made.params["axes"])
+
     def needs_inputs_saved(self) -> bool:
         ids = {id(i) for eq in self.backward_eqs for i in eq.inputs if isinstance(i, Var)}
         return id(self.x_var) in ids or any(v is self.x_var for v in self.leaf_operands)
@@ -551,8 +573,15 @@ class _Generator:
                    f"∂L/∂(step input), one slot per step, over the spent {self.shared.name}")
             grad_x_buffer = f"grad_{self.x_source}"
         elif self.d_x is not None and self.proj_back is not None and not self.inputs_gradient_is_a_view():
-            w.line(f"{grad_x_buffer} = buffers.empty({(T,) + self.x_var.shape}, {self.x_var.dtype.name!r})",
-                   "∂L/∂(step input), one slot per step (each step writes its own)")
+            order = self.input_memory_order()
+            if order is None:
+                w.line(f"{grad_x_buffer} = buffers.empty({(T,) + self.x_var.shape}, {self.x_var.dtype.name!r})",
+                       "∂L/∂(step input), one slot per step (each step writes its own)")
+            else:  # laid out as the projection's output is, so its backward reads it without a copy
+                stored = tuple(((T,) + self.x_var.shape)[axis] for axis in np.argsort(order))
+                w.line(f"{grad_x_buffer} = buffers.empty({stored}, {self.x_var.dtype.name!r})"
+                       f".transpose({tuple(int(a) for a in order)})",
+                       "∂L/∂(step input), one slot per step, in the projection's memory order")
         else:
             w.line(f"{grad_x_buffer} = np.zeros({(T,) + self.x_var.shape}, {self.x_var.dtype.name!r})",
                    "∂L/∂(step input), one slot per step")
@@ -810,7 +839,10 @@ class _Generator:
 
 
 def _column_slice(index, ndim: int) -> bool:
-    """Is `index` `[:, a:b]` of a 2-D value (its step slice then merges with the step axis)?"""
+    """Is `index` `[:, a:b]` of a 2-D value, or block k of a block-major one (its slice of all steps
+    is then a view the tall product reads as (T·B, ·) rows)?"""
+    if isinstance(index, (int, np.integer)):
+        return ndim == 2
     return ndim == 2 and isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None) \
         and isinstance(index[1], slice) and index[1].step in (None, 1)
 

@@ -47,7 +47,8 @@ def view(eq, args, constant) -> str:
     if name == "getitem":
         return f"{args[0]}[{index_text(params['index'], constant)}]"
     if name == "transpose":
-        return f"{args[0]}.T" if params.get("axes") is None else f"{args[0]}.transpose({tuple(params['axes'])})"
+        axes = params.get("axes")
+        return f"{args[0]}.T" if axes is None else f"{args[0]}.transpose({tuple(int(a) for a in axes)})"
     if name == "broadcast_to":
         return f"np.broadcast_to({args[0]}, {tuple(params['shape'])})"
     raise KeyError(name)
@@ -101,7 +102,7 @@ def into(eq, args, out, transposed: dict | None = None) -> str | None:
         return f"np.maximum({args[0]}, 0, out={out})"
     if name == "pow":
         return f"np.power({args[0]}, {params['exponent']!r}, out={out})"
-    if name == "matmul" and len(eq.output.shape) == 2:
+    if name == "matmul" and len(eq.output.shape) >= 2:  # batched too: np.matmul broadcasts into `out`
         return f"np.matmul({args[0]}, {args[1]}, out={out})"
     if name == "linear" and len(eq.output.shape) == 2:
         weight = (transposed or {}).get(args[1], f"{args[1]}.T")

@@ -31,26 +31,36 @@ CELLS.update({cls.__name__: (lambda cls=cls: cls(D, H, dtype=np.float64))
               if issubclass(cls, nn.Cell) and cls.__module__ == zoo.__name__})
 
 
-def _outputs(program, seed=0):
-    rng = np.random.default_rng(seed)
-    values = {id(var): rng.standard_normal(var.shape) for var in program.inputs}
+def _outputs(program, by_role):
+    """The step's outputs for these input values (by role); a step input the rewrite made
+    block-major, (K, B, w), gets the same values laid out that way."""
+    values = {}
+    for var in program.inputs:
+        value = by_role[var.role]
+        if value.shape != var.shape:
+            blocks, batch, width = var.shape
+            value = value.reshape(batch, blocks, width).transpose(1, 0, 2)
+        values[id(var)] = value
     computed = evaluate(program, values)
     return [computed[id(var)] for var in program.outputs]
 
 
 def _rewritten(cell, batch):
+    """(rewritten program, its outputs, the outputs before the rewrite) on the same random inputs."""
     program = trace(cell, 3, np.float64, steps=2)
-    before = _outputs(program)
+    rng = np.random.default_rng(0)
+    by_role = {var.role: rng.standard_normal(var.shape) for var in program.inputs}
+    before = _outputs(program, by_role)
     split_column_blocks(program, batch, getattr(cell, "gate_names", ()))
-    return program, before
+    return program, _outputs(program, by_role), before
 
 
 @pytest.mark.parametrize("batch", [1, 2, 32])
 @pytest.mark.parametrize("name", list(CELLS))
 def test_the_step_computes_the_same_values(name, batch):
     cell = CELLS[name]()
-    program, before = _rewritten(cell, batch)
-    for got, expected in zip(_outputs(program), before):
+    _, after, before = _rewritten(cell, batch)
+    for got, expected in zip(after, before):
         np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-15)
 
 
@@ -66,14 +76,39 @@ def test_the_gru_gets_one_contiguous_value_and_one_matmul_per_gate():
     assert [eq.inputs[1].name for eq in linears] == ["weight_hh_reset_gate", "weight_hh_update_gate",
                                                      "weight_hh_candidate"]
     assert all(eq.output.shape == (3, H) for eq in linears)
-    assert strided_reads(program.equations) == 3  # only the projected input's blocks are left strided
+    assert strided_reads(program.equations) == 0  # the projected input's blocks too: block-major
     source = sg.compiler.source(cell, batch_size=8, steps=3)
     assert "weight_hh_update_gate_T" in source and "sigmoid(add_x_update_gate, out=update_gate)" in source
 
 
+def test_the_projection_writes_the_gru_input_block_major():
+    """(T, K, B, H) over (K, T, B, H) memory: block k of step t is a contiguous (B, H) array, and the
+    input gradient's buffer has the same memory order (its backward reads it without a copy)."""
+    cell = nn.GRUCell(D, H, dtype=np.float64)
+    program, _, _ = _rewritten(cell, 32)
+    (x,) = [var for var in program.inputs if var.role == "x"]
+    assert x.shape == (3, 3, H)  # (K, B, H)
+    assert [eq.params["index"] for eq in program.equations if eq.inputs[0] is x] == [0, 1, 2]
+    (output,) = program.projection.outputs
+    assert output.shape == (2, 3, 3, H)  # (T, K, B, H)
+    source = sg.compiler.source(cell, batch_size=5, steps=6, dtype=np.float64)
+    assert "grad_projected_inputs = buffers.empty((3, 6, 5, 4), 'float64').transpose((1, 0, 2, 3))" \
+        in source
+    assert "x_reset_gate = x[0]" in source
+
+
+def test_a_projection_of_another_form_keeps_the_input_as_it_is():
+    """The LayerNorm LSTM's projection normalises each row: not `reshape(linear(...))`, so its input
+    stays (B, 4H) (and the layer still equals eager: tests/compiler/test_zoo_compiles.py)."""
+    cell = zoo.LayerNormLSTMCell(D, H, dtype=np.float64)
+    program, _, _ = _rewritten(cell, 32)
+    (x,) = [var for var in program.inputs if var.role == "x"]
+    assert x.shape == (3, 4 * H)
+
+
 def test_at_batch_one_only_the_columns_read_are_computed():
     cell = nn.GRUCell(D, H, dtype=np.float64)
-    program, _ = _rewritten(cell, 1)
+    program, _, _ = _rewritten(cell, 1)
     (sigmoid,) = [eq for eq in program.equations if eq.op.name == "sigmoid"]
     assert sigmoid.output.shape == (3, 2 * H)  # r and z; the candidate's block is not squashed
     assert sum(eq.op.name == "linear" for eq in program.equations) == 1
@@ -110,12 +145,12 @@ class _ReadWholeAndSliced(nn.Cell):
 
 def test_values_read_whole_or_by_overlapping_slices_are_not_split():
     cell = _ReadWholeAndSliced(D, H)
-    program, before = _rewritten(cell, 32)
+    program, after, before = _rewritten(cell, 32)
     ops = {eq.output.name: eq for eq in program.equations}
     assert ops["pre"].op.name == "linear" and ops["pre"].output.shape == (3, 4 * H)  # read whole: kept
     (sigmoid,) = [eq for eq in program.equations if eq.op.name == "sigmoid"]
     assert sigmoid.output.shape == (3, 3 * H)  # overlapping slices: narrowed to the columns read, not split
-    for got, expected in zip(_outputs(program), before):
+    for got, expected in zip(after, before):
         np.testing.assert_allclose(got, expected, rtol=1e-13)
     layer = nn.Recurrent(lambda size: _ReadWholeAndSliced(size, H), D)
     x = np.random.default_rng(2).standard_normal((4, 5, D))
