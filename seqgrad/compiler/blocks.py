@@ -66,14 +66,11 @@ class _Rewriter:
             self.names |= {v.name for v in program.projection.inputs}
             self.names |= {eq.output.name for eq in program.projection.equations}
         self.block_of: dict[int, str] = {}  # id(var) -> the block name it was made for
+        self.renames: dict[Var, str] = {}  # applied only if this rewrite is the one kept
         self.producer = {id(eq.output): eq for eq in program.equations}
 
     def fresh(self, base: str) -> str:
-        name, n = base, 2
-        while name in self.names:
-            name, n = f"{base}_{n}", n + 1
-        self.names.add(name)
-        return name
+        return _fresh(base, self.names)
 
     def block_name(self, consumer: Var, start: int, stop: int, width: int) -> str:
         """The gate's name when the slice is gate k of a (B, gates * H) value, else the slice's own name."""
@@ -112,6 +109,9 @@ class _Rewriter:
                     continue
                 pieces = [(start, stop, reader.output, self.block_name(reader.output, start, stop, width))
                           for (start, stop), reader in ordered]
+                for _, _, target, block in pieces:
+                    if target.name.startswith("getitem_") and block != target.name:  # only an op's name
+                        self.renames[target] = self.fresh(f"{out.name}_{block}")
                 replaced = {id(reader) for reader in readers}
             else:  # narrow: one value over the columns read, the slices re-based onto it
                 start, stop = min(r[0] for r in ranges), max(r[1] for r in ranges)
@@ -199,12 +199,38 @@ class _Rewriter:
         return made
 
 
-def _rewritten(program: StepProgram, split: bool, block_names: tuple) -> list[Equation]:
+def _rewritten(program: StepProgram, split: bool, block_names: tuple) -> tuple[list[Equation], dict]:
+    """(the rewritten equations, the new names they give existing values: applied if kept)."""
     rewriter = _Rewriter(program, split, block_names)
     equations = list(program.equations)
     while (rewritten := rewriter.rewrite_one(equations)) is not None:
         equations = rewritten
-    return prune(equations, list(program.outputs))  # drops the slices a composed slice replaced
+    return prune(equations, list(program.outputs)), rewriter.renames  # prune: slices a composed one replaced
+
+
+def _name_gate_slices(program: StepProgram, block_names: tuple) -> None:
+    """A slice the trace named only after its op (`getitem_h_all`) that is gate k of a
+    (B, gates * H) value is renamed after the gate (`h_all_candidate`), as the split pieces are."""
+    if not block_names:
+        return
+    names = {v.name for v in program.inputs} | {eq.output.name for eq in program.equations}
+    for eq in program.equations:
+        columns = _columns(eq)
+        width = eq.inputs[0].shape[1] if columns else 0
+        if columns is None or not eq.output.name.startswith("getitem_") or width % len(block_names):
+            continue
+        size = width // len(block_names)
+        if columns[0] % size == 0 and columns[1] - columns[0] == size:
+            eq.output.name = _fresh(f"{eq.inputs[0].name}_{block_names[columns[0] // size]}", names)
+
+
+def _fresh(base: str, names: set) -> str:
+    """`base`, or `base_2`, `base_3`, ...: the first not in `names` (which it joins)."""
+    name, n = base, 2
+    while name in names:
+        name, n = f"{base}_{n}", n + 1
+    names.add(name)
+    return name
 
 
 def strided_reads(equations: list[Equation]) -> int:
@@ -258,11 +284,7 @@ def block_major_input(program: StepProgram, blocks: int, width: int) -> None:
         {v.name for v in program.inputs} | {eq.output.name for eq in program.equations}
 
     def var(name, shape, dtype):
-        fresh, n = name, 2
-        while fresh in names:
-            fresh, n = f"{name}_{n}", n + 1
-        names.add(fresh)
-        return Var(fresh, shape, dtype)
+        return Var(_fresh(name, names), shape, dtype)
 
     rows = flat.shape[0]
     weight_blocks = var(f"{weight.name}_blocks", (blocks, width, weight.shape[1]), weight.dtype)
@@ -307,16 +329,21 @@ def split_column_blocks(program: StepProgram, batch: int, block_names: tuple = (
     three matmuls, two sigmoids and three adds a step, and removes no unread block's work. So the
     projected input's blocks count as strided here, and the LSTM keeps its one (B, 4H) matmul."""
     block_names = tuple(block_names)
-    narrowed = _rewritten(program, False, block_names)
+    narrowed, renames = _rewritten(program, False, block_names)
     if batch >= SPLIT_MIN_ROWS:
-        split = _rewritten(program, True, block_names)
+        split, split_renames = _rewritten(program, True, block_names)
         if strided_reads(split) < strided_reads(narrowed):
             program.equations = split
+            for var, name in split_renames.items():
+                var.name = name
+            _name_gate_slices(program, block_names)
             blocks = _input_blocks(program, split)
             if blocks is not None:
                 block_major_input(program, *blocks)
             return
     program.equations = narrowed
+    for var, name in renames.items():
+        var.name = name
 
 
 __all__ = ["split_column_blocks", "ELEMENTWISE"]
