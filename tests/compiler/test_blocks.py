@@ -13,8 +13,7 @@ from seqgrad.compiler import trace
 from seqgrad.compiler.blocks import split_column_blocks, strided_reads
 from seqgrad.compiler.derive import evaluate
 from seqgrad.nn import zoo
-
-from .cells import MinimalGatedUnit, PeepholeLSTM, ProjectedCell
+from tests.cells import MinimalGatedUnit, PeepholeLSTM, ProjectedCell
 
 D, H = 3, 4
 CELLS = {

@@ -6,8 +6,7 @@ import pytest
 
 import seqgrad as sg
 from seqgrad import nn
-
-from .cells import MinimalGatedUnit, PeepholeLSTM, ProjectedCell
+from tests.cells import MinimalGatedUnit, PeepholeLSTM, ProjectedCell
 
 D, H = 3, 4
 

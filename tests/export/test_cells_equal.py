@@ -12,8 +12,8 @@ import pytest
 import seqgrad as sg
 from seqgrad import nn
 from seqgrad.export import to_torch
+from tests.cells import MinimalGatedUnit, PeepholeLSTM
 from tests.export.torch_compare import relative
-from tests.nn.test_custom_cell import MinimalGatedUnit, PeepholeLSTM
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch

@@ -17,8 +17,8 @@ from seqgrad.export import ExportError, load_exported, to_torch, torch_source
 from seqgrad.models import CharLM
 from seqgrad.ops import primitive
 from seqgrad.training.lm_checkpoint import load_char_lm
+from tests.cells import PeepholeLSTM
 from tests.export.torch_compare import relative
-from tests.nn.test_custom_cell import PeepholeLSTM
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch

@@ -6,6 +6,7 @@ import pytest
 
 import seqgrad as sg
 from seqgrad import nn
+from tests.cells import MinimalGatedUnit
 
 
 class Configurable(nn.Cell):
@@ -79,22 +80,6 @@ def test_declarations_are_checked_when_the_class_is_made():
     assert nn.LSTMCell.gate_names == ("input_gate", "forget_gate", "candidate", "output_gate")
     assert nn.GRUCell.gate_names == ("reset_gate", "update_gate", "candidate")
     assert nn.LSTMCell.masks_recurrent and nn.GRUCell.masks_recurrent and nn.RNNCell.masks_recurrent
-
-
-class MinimalGatedUnit(nn.Cell):
-    gate_names = ("forget_gate",)
-
-    def __init__(self, input_size, hidden_size):
-        super().__init__()
-        self.hidden_size = hidden_size
-        self.forget = nn.Linear(input_size + hidden_size, hidden_size, dtype=np.float64)
-        self.candidate = nn.Linear(input_size + hidden_size, hidden_size, dtype=np.float64)
-
-    def step(self, x, state):
-        (hidden,) = state
-        forget_gate = self.forget(sg.concat([hidden, x], axis=1)).sigmoid()
-        candidate = self.candidate(sg.concat([forget_gate * hidden, x], axis=1)).tanh()
-        return hidden + forget_gate * (candidate - hidden), (hidden + forget_gate * (candidate - hidden),)
 
 
 def test_custom_cell_parameter_names_are_attribute_paths_that_round_trip():

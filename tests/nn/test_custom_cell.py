@@ -6,46 +6,7 @@ import pytest
 
 import seqgrad as sg
 from seqgrad import nn
-
-
-class MinimalGatedUnit(nn.Cell):
-    """Zhou et al. 2016: f = σ(W_f [h, x] + b_f); h̃ = tanh(W_h [f ⊙ h, x] + b_h);
-    h_t = (1 - f) ⊙ h + f ⊙ h̃. Written only with seqgrad ops."""
-
-    def __init__(self, input_size, hidden_size, dtype=np.float64):
-        super().__init__()
-        self.hidden_size = hidden_size
-        self.forget = nn.Linear(input_size + hidden_size, hidden_size, dtype=dtype)
-        self.candidate = nn.Linear(input_size + hidden_size, hidden_size, dtype=dtype)
-
-    def step(self, x, state):
-        (hidden,) = state
-        forget_gate = self.forget(sg.concat([hidden, x], axis=1)).sigmoid()
-        candidate = self.candidate(sg.concat([forget_gate * hidden, x], axis=1)).tanh()
-        hidden = hidden + forget_gate * (candidate - hidden)
-        return hidden, (hidden,)
-
-
-class PeepholeLSTM(nn.Cell):
-    """LSTM whose gates also look at the cell state (Gers & Schmidhuber 2000)."""
-
-    state_names = ("hidden", "cell")
-
-    def __init__(self, input_size, hidden_size, dtype=np.float64):
-        super().__init__()
-        self.hidden_size = hidden_size
-        self.gates = nn.Linear(input_size + hidden_size, 4 * hidden_size, dtype=dtype)
-        self.peephole = nn.Parameter(np.full((3, hidden_size), 0.1, dtype=dtype))
-
-    def step(self, x, state):
-        hidden, cell_state = state
-        i, f, g, o = self.gates(sg.concat([x, hidden], axis=1)).split(self.hidden_size, axis=1)
-        peep_i, peep_f, peep_o = self.peephole.split(1, axis=0)
-        input_gate = (i + peep_i * cell_state).sigmoid()
-        forget_gate = (f + peep_f * cell_state).sigmoid()
-        cell_state = forget_gate * cell_state + input_gate * g.tanh()
-        output_gate = (o + peep_o * cell_state).sigmoid()
-        return output_gate * cell_state.tanh(), (output_gate * cell_state.tanh(), cell_state)
+from tests.cells import MinimalGatedUnit, PeepholeLSTM
 
 
 def _layer(cell_type, **options):
@@ -91,9 +52,12 @@ def test_custom_cell_records_scopes_and_state_roles():
     assert roles == {"hidden", "cell"}
 
 
-def test_custom_cell_gets_recurrent_dropout_on_its_hidden_input():
+@pytest.mark.parametrize("cell_type", [MinimalGatedUnit, PeepholeLSTM])
+def test_custom_cell_gets_recurrent_dropout_on_its_hidden_input(cell_type):
+    """MinimalGatedUnit masks its recurrent input itself (masks_recurrent); the layer masks the
+    peephole LSTM's hidden state for it."""
     sg.manual_seed(1)
-    layer = _layer(MinimalGatedUnit, recurrent_dropout=0.5)
+    layer = _layer(cell_type, recurrent_dropout=0.5)
     x = sg.randn(5, 4, 2, dtype=np.float64)
     a, _ = layer(x)
     b, _ = layer(x)

@@ -14,6 +14,7 @@ import pytest
 import seqgrad as sg
 from seqgrad import nn
 from seqgrad.viz import GraphDrawing, draw
+from tests.cells import MinimalGatedUnit
 from tests.viz.dotparse import Parsed
 
 
@@ -173,22 +174,8 @@ def test_layer_level_draws_one_node_per_layer_and_direction():
 
 
 def test_custom_cells_and_hand_written_loops_get_steps_from_their_scopes():
-    class MinimalGatedUnit(nn.Cell):
-        def __init__(self, input_size, hidden_size):
-            super().__init__()
-            self.hidden_size = hidden_size
-            self.forget = nn.Linear(input_size + hidden_size, hidden_size)
-            self.candidate = nn.Linear(input_size + hidden_size, hidden_size)
-
-        def step(self, x, state):
-            (hidden,) = state
-            forget_gate = self.forget(sg.concat([hidden, x], axis=1)).sigmoid()
-            candidate = self.candidate(sg.concat([forget_gate * hidden, x], axis=1)).tanh()
-            hidden = hidden + forget_gate * (candidate - hidden)
-            return hidden, (hidden,)
-
     sg.manual_seed(0)
-    layer = nn.Recurrent(lambda size: MinimalGatedUnit(size, 3), input_size=2)
+    layer = nn.Recurrent(lambda size: MinimalGatedUnit(size, 3, dtype=np.float32), input_size=2)
     parsed = Parsed(draw(run(layer, steps=3)))
     labels = sorted(cluster.label for cluster in parsed.step_clusters())
     assert labels == [f"MinimalGatedUnit step {t}" for t in range(3)]

@@ -1,5 +1,7 @@
-"""Cells written in the tests: the README's MinimalGatedUnit (masks itself), one with two state
-components, and one with its own project_inputs."""
+"""Cells written in the tests from primitives, shared by every test that needs a custom cell:
+the README's MinimalGatedUnit (it masks its own recurrent input), a peephole LSTM (two state
+components, an output that is not its hidden state, dropout masked by the layer), and a cell
+with its own project_inputs."""
 
 import numpy as np
 
