@@ -61,10 +61,7 @@ class _Rewriter:
 
     def __init__(self, program: StepProgram, split: bool, block_names: tuple) -> None:
         self.program, self.split, self.block_names = program, split, block_names
-        self.names = {v.name for v in program.inputs} | {eq.output.name for eq in program.equations}
-        if program.projection is not None:
-            self.names |= {v.name for v in program.projection.inputs}
-            self.names |= {eq.output.name for eq in program.projection.equations}
+        self.names = _taken_names(program)
         self.block_of: dict[int, str] = {}  # id(var) -> the block name it was made for
         self.renames: dict[Var, str] = {}  # applied only if this rewrite is the one kept
         self.producer = {id(eq.output): eq for eq in program.equations}
@@ -77,12 +74,7 @@ class _Rewriter:
         known = self.block_of.get(id(consumer))
         if known is not None:
             return known
-        names = self.block_names
-        if names and width % len(names) == 0:
-            size = width // len(names)
-            if start % size == 0 and stop - start == size:
-                return names[start // size]
-        return consumer.name
+        return _gate_name(start, stop, width, self.block_names) or consumer.name
 
     def rewrite_one(self, equations: list[Equation]):
         """Split (or narrow) the last value that can be; None when none can."""
@@ -99,7 +91,7 @@ class _Rewriter:
                 continue
             readers = consumers.get(id(out), [])
             ranges = [_columns(reader) for reader in readers]
-            if not readers or any(r is None for r in ranges) or any(len(r.inputs) != 1 for r in readers):
+            if not readers or any(r is None for r in ranges):
                 continue
             ordered = sorted(zip(ranges, readers), key=lambda pair: pair[0])
             disjoint = all(a[0][1] <= b[0][0] for a, b in zip(ordered, ordered[1:]))
@@ -213,15 +205,26 @@ def _name_gate_slices(program: StepProgram, block_names: tuple) -> None:
     (B, gates * H) value is renamed after the gate (`h_all_candidate`), as the split pieces are."""
     if not block_names:
         return
-    names = {v.name for v in program.inputs} | {eq.output.name for eq in program.equations}
+    names = _taken_names(program)
     for eq in program.equations:
         columns = _columns(eq)
-        width = eq.inputs[0].shape[1] if columns else 0
-        if columns is None or not eq.output.name.startswith("getitem_") or width % len(block_names):
-            continue
-        size = width // len(block_names)
-        if columns[0] % size == 0 and columns[1] - columns[0] == size:
-            eq.output.name = _fresh(f"{eq.inputs[0].name}_{block_names[columns[0] // size]}", names)
+        gate = columns and _gate_name(*columns, eq.inputs[0].shape[1], block_names)
+        if gate and eq.output.name.startswith("getitem_"):
+            eq.output.name = _fresh(f"{eq.inputs[0].name}_{gate}", names)
+
+
+def _gate_name(start: int, stop: int, width: int, gate_names: tuple) -> str | None:
+    """Gate k's name when columns [start, stop) are block k of a (B, len(gate_names) * H) value."""
+    if not gate_names or width % len(gate_names):
+        return None
+    size = width // len(gate_names)
+    return gate_names[start // size] if start % size == 0 and stop - start == size else None
+
+
+def _taken_names(program: StepProgram) -> set:
+    """Every name the step program and its projection use (a new name must differ from all)."""
+    programs = [program] + ([program.projection] if program.projection is not None else [])
+    return {v.name for p in programs for v in p.inputs} | {eq.output.name for p in programs for eq in p.equations}
 
 
 def _fresh(base: str, names: set) -> str:
@@ -280,8 +283,7 @@ def block_major_input(program: StepProgram, blocks: int, width: int) -> None:
     flat, weight = made.inputs[0], made.inputs[1]
     bias = made.inputs[2] if len(made.inputs) > 2 else None
     steps, batch, _ = shaped.output.shape
-    names = {v.name for v in projection.inputs} | {eq.output.name for eq in projection.equations} | \
-        {v.name for v in program.inputs} | {eq.output.name for eq in program.equations}
+    names = _taken_names(program)
 
     def var(name, shape, dtype):
         return Var(_fresh(name, names), shape, dtype)
@@ -306,7 +308,8 @@ def block_major_input(program: StepProgram, blocks: int, width: int) -> None:
     position = projection.equations.index(made)
     kept = [eq for eq in projection.equations if eq is not made and eq is not shaped]
     projection.equations = kept[:position] + new + kept[position:]
-    projection.outputs = [block_major] + projection.outputs[1:]
+    projection.outputs = [block_major]
+    program.flags["block_major_input"] = True  # codegen lays the input gradient out the same way
 
     blocked_x = Var(x.name, (blocks, x.shape[0], width), x.dtype, x.role)
     program.inputs = [blocked_x if v is x else v for v in program.inputs]
@@ -346,4 +349,4 @@ def split_column_blocks(program: StepProgram, batch: int, block_names: tuple = (
         var.name = name
 
 
-__all__ = ["split_column_blocks", "ELEMENTWISE"]
+__all__ = ["split_column_blocks", "block_major_input", "strided_reads", "ELEMENTWISE"]

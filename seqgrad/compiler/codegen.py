@@ -404,6 +404,11 @@ class _Generator:
             comment = f"{eq.op.name} {_shape_text(var)}"
             if emit.is_view(eq):
                 w.line(f"{var.name} = {emit.view(eq, args_, self.constant)}", comment)
+                if id(var) in state_out:  # a new state that is a view of a step value: into its slot
+                    w.line(f"{state_names[state_out[id(var)]]}_states[t{_offset(out_off)}] = {var.name}",
+                           "the new state, a view, copied into its slot")
+                elif var is self.outputs[0]:
+                    w.line(f"outputs[t] = {var.name}", "the step output, a view, copied")
             else:
                 target = None
                 if id(var) in state_out:
@@ -505,15 +510,15 @@ class _Generator:
     def input_memory_order(self):
         """The axes of the projection's output when it is a transpose of the buffer it computed (a
         block-major step input, see blocks.py), else None."""
-        projection = self.program.projection
-        producer = {id(eq.output): eq for eq in projection.equations}
-        made = producer.get(id(projection.outputs[0]))
-        if made is None or made.op.name != "transpose" or made.params.get("axes") is None:
+        if not self.program.flags.get("block_major_input"):
             return None
+        projection = self.program.projection
+        made = next(eq for eq in projection.equations if eq.output is projection.outputs[0])
         return tuple(made.params["axes"])
 
     def needs_inputs_saved(self) -> bool:
         ids = {id(i) for eq in self.backward_eqs for i in eq.inputs if isinstance(i, Var)}
+        ids |= {id(i) for eq in self._views_needed(ids) for i in eq.inputs if isinstance(i, Var)}
         return id(self.x_var) in ids or any(v is self.x_var for v in self.leaf_operands)
 
     def projection_input_shape(self):
@@ -619,6 +624,7 @@ class _Generator:
         w.depth += 1
         # forward values of step t
         referenced = {id(i) for eq in self.backward_eqs for i in eq.inputs if isinstance(i, Var)}
+        referenced |= {id(i) for eq in self._views_needed(referenced) for i in eq.inputs if isinstance(i, Var)}
         if out_cot is not None:  # read only: the compiled node may hand in arrays other edges hold too
             w.line(f"{out_cot.name} = grad_outputs[t]")
         for name, var in zip(state_names, self.state_vars):
@@ -668,7 +674,7 @@ class _Generator:
         for eq in self.backward_eqs:
             if eq.op is ASSEMBLE and eq.params.get("base"):
                 slice_target[id(eq.inputs[0])] = eq.output.name  # the base is written in place
-            elif eq.op is ASSEMBLE:
+            elif eq.op is ASSEMBLE and not _layout(eq)[0]:  # overlapping parts are added, not written
                 for ref, index in zip(eq.inputs, eq.params["indices"]):
                     if isinstance(ref, Var) and uses.get(id(ref)) == 1 and id(ref) in scratch_ids \
                             and id(ref) not in state_grad_ids and id(ref) not in leaf_ids \
@@ -677,9 +683,14 @@ class _Generator:
                         slice_target[id(ref)] = f"{target}[{emit.index_text(index, self.constant)}]"
         slot_of = {id(self.d_x): f"{grad_x_buffer}[t]"} if self.d_x is not None else {}
         slot_of.update({key: f"{value}[t]" for key, value in loop_stored.items()})
-        for eq in self.backward_eqs:  # assembled in a per-step slot: named before its parts are written
+        prefilled = set()
+        for eq in self.backward_eqs:  # assembled in a per-step slot: named (and zeroed) before its parts are written
             if eq.op is ASSEMBLE and id(eq.output) in slot_of:
                 w.line(f"{eq.output.name} = {slot_of[id(eq.output)]}")
+                overlap, covers = _layout(eq)
+                if not overlap and not covers and not eq.params.get("base"):
+                    w.line(f"{eq.output.name}.fill(0)", "the columns no part writes")
+                    prefilled.add(id(eq.output))
         for eq in self.backward_eqs:
             var = eq.output
             args_ = [_arg(i, where, self.constant) for i in eq.inputs]
@@ -689,7 +700,8 @@ class _Generator:
                 if id(var) in slot_of:
                     w.line(f"{slot_of[id(var)]} = {var.name}")
             elif eq.op is ASSEMBLE:
-                _assemble(w, eq, args_, var.name, slice_target, self.constant, fill=id(var) in slot_of)
+                _assemble(w, eq, args_, var.name, slice_target, self.constant,
+                          fill=id(var) in slot_of and id(var) not in prefilled)
             else:
                 target = slice_target.get(id(var))
                 if var is self.d_x:
@@ -797,15 +809,15 @@ class _Generator:
         reads the slice of all steps (a strided view; BLAS takes it as it is). Measured on the GRU at
         S1, timed line by line: its backward 10.6 -> 9.7 ms (two (B, H) copies and stores a step)."""
         assembled = next((eq for eq in self.backward_eqs if eq.output is self.d_x), None)
-        if assembled is None or assembled.op is not ASSEMBLE or assembled.params.get("base"):
+        if assembled is None or assembled.op is not ASSEMBLE or assembled.params.get("base") or _layout(assembled)[0]:
             return {}
         leaves = {id(v) for v in self.leaf_operands}
         producer = {id(eq.output): eq for eq in self.backward_eqs}
         chosen = {}
         for ref, index in zip(assembled.inputs, assembled.params["indices"]):
             made = producer.get(id(ref)) if isinstance(ref, Var) else None
-            if made is None or id(ref) not in leaves or id(ref) in excluded or id(ref) in chosen \
-                    or emit.is_view(made) or made.op is ASSEMBLE or not _column_slice(index, len(ref.shape)):
+            if made is None or id(ref) not in leaves or id(ref) in excluded or assembled.inputs.count(ref) > 1 \
+                    or emit.is_view(made) or made.op is ASSEMBLE or not _one_block_per_step(index, len(ref.shape)):
                 continue
             chosen[id(ref)] = (ref, index)
         return chosen
@@ -838,9 +850,19 @@ class _Generator:
         raise KeyError(f"no stored value for {var.name}")
 
 
-def _column_slice(index, ndim: int) -> bool:
-    """Is `index` `[:, a:b]` of a 2-D value, or block k of a block-major one (its slice of all steps
-    is then a view the tall product reads as (T·B, ·) rows)?"""
+def _layout(eq: Equation) -> tuple[bool, bool]:
+    """(do the assemble's parts overlap, do they cover its whole output)."""
+    covered = np.zeros(eq.output.shape, dtype=bool)
+    overlap = False
+    for index in eq.params["indices"]:
+        overlap |= bool(covered[index].any())
+        covered[index] = True
+    return overlap, bool(covered.all())
+
+
+def _one_block_per_step(index, ndim: int) -> bool:
+    """Is `index` one block of a step value (`[:, a:b]` of a (B, F) one, or `[k]` of a block-major
+    (K, B, w) one), so that the block of all steps is a view the tall product reads as (T·B, ·) rows?"""
     if isinstance(index, (int, np.integer)):
         return ndim == 2
     return ndim == 2 and isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None) \
@@ -900,12 +922,8 @@ def _assemble(w: _Writer, eq: Equation, args: list[str], name: str, written: dic
         for arg, index in zip(args[1:], eq.params["indices"]):
             w.line(f"{name}[{emit.index_text(index, constant)}] += {arg}", "assemble: the gradient of a slice, added")
         return
-    covered = np.zeros(eq.output.shape, dtype=bool)
-    overlap = False
-    for index in eq.params["indices"]:
-        overlap |= bool(covered[index].any())
-        covered[index] = True
-    if fill and not covered.all() or overlap:
+    overlap, covers = _layout(eq)
+    if fill and not covers or overlap:
         w.line(f"{name}.fill(0)")
     for ref, arg, index in zip(eq.inputs, args, eq.params["indices"]):
         target = f"{name}[{emit.index_text(index, constant)}]"

@@ -60,7 +60,7 @@ def compiled_code(cell, steps: int, batch: int, input_size: int, dtype, reverse:
     batches = SMALL_TRACE_SIZES if batch > SMALL_TRACE_SIZES[1] else (batch,)
     probes = {(s, b): trace(cell, b, dtype, steps=s, check=(s, b) == (step_counts[0], batches[0]), **options)
               for s in step_counts for b in batches}  # value dependence is looked for once
-    gate_names = getattr(cell, "gate_names", ())
+    gate_names = cell.gate_names
     for program in probes.values():
         split_column_blocks(program, batch, gate_names)
     try:

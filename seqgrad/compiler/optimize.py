@@ -93,6 +93,7 @@ def assemble_scatters(equations: list[Equation], uses: dict[int, int]) -> list[E
         elif eq.op.name == "add" and all(isinstance(i, Var) for i in eq.inputs):
             a, b = (producer.get(id(i)) for i in eq.inputs)
             if a is not None and b is not None and a.op is ASSEMBLE and b.op is ASSEMBLE \
+                    and not a.params.get("base") and not b.params.get("base") \
                     and uses.get(id(a.output)) == 1 and uses.get(id(b.output)) == 1 \
                     and a.params["shape"] == b.params["shape"] == eq.output.shape \
                     and a.output.dtype == b.output.dtype == eq.output.dtype:
