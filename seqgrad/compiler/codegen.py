@@ -424,6 +424,12 @@ class _Generator:
             copy_output = self.output_state is None and (id(var) in state_out or id(var) in self.stored)
             if var is self.outputs[0] and copy_output:
                 w.line(f"outputs[t] = {var.name}", "the step output")
+        made = {id(eq.output) for eq in self.forward_eqs}
+        for k, var in enumerate(self.outputs[1:]):  # a state the step passes on unchanged (an input)
+            if id(var) not in made and id(var) in where:
+                w.line(f"{state_names[k]}_states[t{_offset(out_off)}] = {where[id(var)]}", "passed on unchanged")
+        if id(self.outputs[0]) not in made and self.output_state is None and id(self.outputs[0]) in where:
+            w.line(f"outputs[t] = {where[id(self.outputs[0])]}", "the step output, an input passed on")
         w.depth -= 1
         finals = ", ".join(f"{name}_states[{final_slot}]" for name in state_names)
         saved = ([f"{name}_states" for name in state_names] + [self.stored[k] for k in self.stored]

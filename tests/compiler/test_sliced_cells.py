@@ -1,7 +1,8 @@
 """Cells that read their values through column slices in awkward ways compile to what eager
 computes (float64, 1e-12): part of the input, one value sliced twice, overlapping slices,
-duplicated slices, a new state that is a slice, a weight's rows. These are the shapes the
-column-block rewrite (compiler/blocks.py) and the slice-gradient assembly must get right."""
+duplicated slices, a new state that is a slice, a weight's rows, a state passed on unchanged.
+These are the shapes the column-block rewrite (compiler/blocks.py), the slice-gradient assembly
+and the state slots must get right."""
 
 import numpy as np
 import pytest
@@ -143,6 +144,20 @@ class ReadWholeAndSliced(_Cell):
         return hidden, (hidden,)
 
 
+class StatePassedOn(_Cell):
+    """A second state the step passes on unchanged (a memory only the first state reads)."""
+
+    state_names = ("hidden", "memory")
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__(input_size, hidden_size, weight=(hidden_size, input_size + hidden_size))
+
+    def step(self, x, state):
+        hidden, memory = state
+        hidden = ops.linear(sg.concat([x, hidden], axis=1), self.weight).tanh() + memory
+        return hidden, (hidden, memory)
+
+
 CELLS = {  # cell, input features
     "part of the input": (PartOfTheInput, 3 * H),
     "two slices, one gradient": (TwoSlicesOneGradient, 2 * H),
@@ -152,6 +167,7 @@ CELLS = {  # cell, input features
     "state is a slice": (StateIsASlice, 3),
     "rows of a weight": (RowsOfAWeight, 3),
     "read whole and sliced": (ReadWholeAndSliced, 3),
+    "a state passed on": (StatePassedOn, 3),
 }
 
 
