@@ -77,7 +77,7 @@ class _Rewriter:
         return _gate_name(start, stop, width, self.block_names) or consumer.name
 
     def rewrite_one(self, equations: list[Equation]):
-        """Split (or narrow) the last value that can be; None when none can."""
+        """Split (or narrow) the last value that can be; the new equation list, or None when none can."""
         outputs = {id(v) for v in self.program.outputs}
         consumers: dict[int, list[Equation]] = {}
         for eq in equations:
@@ -86,43 +86,54 @@ class _Rewriter:
                     consumers.setdefault(id(ref), []).append(eq)
         for position in range(len(equations) - 1, -1, -1):
             eq = equations[position]
-            out = eq.output
-            if len(out.shape) != 2 or id(out) in outputs or not self.splittable(eq):
+            if len(eq.output.shape) != 2 or id(eq.output) in outputs or not self.splittable(eq):
                 continue
-            readers = consumers.get(id(out), [])
+            readers = consumers.get(id(eq.output), [])
             ranges = [_columns(reader) for reader in readers]
             if not readers or any(r is None for r in ranges):
                 continue
             ordered = sorted(zip(ranges, readers), key=lambda pair: pair[0])
             disjoint = all(a[0][1] <= b[0][0] for a, b in zip(ordered, ordered[1:]))
-            width = out.shape[1]
             if disjoint and (self.split or len(readers) == 1):
-                if ranges == [(0, width)]:
-                    continue
-                pieces = [(start, stop, reader.output, self.block_name(reader.output, start, stop, width))
-                          for (start, stop), reader in ordered]
-                for _, _, target, block in pieces:
-                    if target.name.startswith("getitem_") and block != target.name:  # only an op's name
-                        self.renames[target] = self.fresh(f"{out.name}_{block}")
-                replaced = {id(reader) for reader in readers}
-            else:  # narrow: one value over the columns read, the slices re-based onto it
-                start, stop = min(r[0] for r in ranges), max(r[1] for r in ranges)
-                if (start, stop) == (0, width):
-                    continue
-                narrow = Var(out.name, (out.shape[0], stop - start), out.dtype)  # out itself is gone
-                pieces = [(start, stop, narrow, f"cols{start}_{stop}")]
-                replaced = set()
-                rebased = {id(reader): Equation(reader.op, (narrow,), {"index": (
-                    slice(None), slice(r[0] - start, r[1] - start))}, reader.output)
-                    for r, reader in ordered}
-                equations = [rebased.get(id(e), e) for e in equations]
-                self.producer.update({id(e.output): e for e in rebased.values()})
-            made = []
-            for start, stop, target, block in pieces:
-                made += self.piece(eq, start, stop, target, block)
-            return [e for e in equations[:position] if id(e) not in replaced] + made + \
-                [e for e in equations[position + 1:] if id(e) not in replaced]
+                rewritten = self.split_into_slices(equations, position, ordered)
+            else:
+                rewritten = self.narrow(equations, position, ordered)
+            if rewritten is not None:
+                return rewritten
         return None
+
+    def split_into_slices(self, equations: list, position: int, ordered: list):
+        """equations[position] computed once per slice its readers take; each piece becomes the
+        reader's own value (the reader's getitem is gone). None when one slice reads it all."""
+        eq = equations[position]
+        out, width = eq.output, eq.output.shape[1]
+        if [columns for columns, _ in ordered] == [(0, width)]:
+            return None
+        made = []
+        for (start, stop), reader in ordered:
+            block = self.block_name(reader.output, start, stop, width)
+            if reader.output.name.startswith("getitem_") and block != reader.output.name:  # only an op's name
+                self.renames[reader.output] = self.fresh(f"{out.name}_{block}")
+            made += self.piece(eq, start, stop, reader.output, block)
+        replaced = {id(reader) for _, reader in ordered}
+        return [e for e in equations[:position] if id(e) not in replaced] + made + \
+            [e for e in equations[position + 1:] if id(e) not in replaced]
+
+    def narrow(self, equations: list, position: int, ordered: list):
+        """equations[position] computed over the columns its readers take (first to last), the
+        readers' slices re-based onto it. None when they take every column."""
+        eq = equations[position]
+        out = eq.output
+        start, stop = min(columns[0] for columns, _ in ordered), max(columns[1] for columns, _ in ordered)
+        if (start, stop) == (0, out.shape[1]):
+            return None
+        narrow = Var(out.name, (out.shape[0], stop - start), out.dtype)  # out itself is gone
+        rebased = {id(reader): Equation(reader.op, (narrow,), {"index": (slice(None), slice(a - start, b - start))},
+                                        reader.output) for (a, b), reader in ordered}
+        self.producer.update({id(e.output): e for e in rebased.values()})
+        equations = [rebased.get(id(e), e) for e in equations]
+        return equations[:position] + self.piece(eq, start, stop, narrow, f"cols{start}_{stop}") + \
+            equations[position + 1:]
 
     def splittable(self, eq: Equation) -> bool:
         width = eq.output.shape[1]
