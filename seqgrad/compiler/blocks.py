@@ -188,7 +188,7 @@ class _Rewriter:
                 made_by = self.producer.get(id(ref))
                 if made_by is not None and _rows(made_by) is not None:
                     base, offset = made_by.inputs[0], _rows(made_by)
-                var = Var(self.fresh(f"{ref.name}_{block}"), (stop - start,) + ref.shape[1:], ref.dtype)
+                var = Var(self.fresh(f"{base.name}_{block}"), (stop - start,) + ref.shape[1:], ref.dtype)
                 made.append(Equation(getitem, (base,), {"index": slice(offset + start, offset + stop)}, var))
                 inputs.append(var)
                 continue
@@ -212,15 +212,24 @@ def _rewritten(program: StepProgram, split: bool, block_names: tuple) -> tuple[l
 
 
 def _name_gate_slices(program: StepProgram, block_names: tuple) -> None:
-    """A slice the trace named only after its op (`getitem_h_all`) that is gate k of a
-    (B, gates * H) value is renamed after the gate (`h_all_candidate`), as the split pieces are."""
+    """A slice the trace named only after its op (`getitem_h_all`, `getitem_bias_hh`) that is gate k
+    of a (B, gates * H) value or of a weight's or bias's gates * H rows is renamed after the gate
+    (`h_all_candidate`, `bias_hh_candidate`), as the split pieces are."""
     if not block_names:
         return
     names = _taken_names(program)
     for eq in program.equations:
-        columns = _columns(eq)
-        gate = columns and _gate_name(*columns, eq.inputs[0].shape[1], block_names)
-        if gate and eq.output.name.startswith("getitem_"):
+        if not eq.output.name.startswith("getitem_"):
+            continue
+        columns, first_row = _columns(eq), _rows(eq)
+        if columns is not None:
+            gate = _gate_name(*columns, eq.inputs[0].shape[1], block_names)
+        elif first_row is not None:  # rows of a weight or a bias: blocks of its leading axis
+            rows = eq.inputs[0].shape[0]
+            gate = _gate_name(first_row, first_row + eq.output.shape[0], rows, block_names)
+        else:
+            gate = None
+        if gate:
             eq.output.name = _fresh(f"{eq.inputs[0].name}_{gate}", names)
 
 
