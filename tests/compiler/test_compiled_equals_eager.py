@@ -7,6 +7,7 @@ import pytest
 import seqgrad as sg
 from seqgrad import nn
 from tests.cells import MinimalGatedUnit, PeepholeLSTM, ProjectedCell
+from tests.compiler.eager_vs_compiled import assert_compiled_equals_eager
 
 D, H = 3, 4
 
@@ -31,29 +32,6 @@ SETUPS = [
 ]
 
 
-def _run(layer, x, hx, lengths, seed):
-    for param in layer.parameters():
-        param.grad = None
-    inputs = sg.Tensor(x, requires_grad=True)
-    given = None
-    if hx is not None:
-        given = tuple(sg.Tensor(h, requires_grad=True) for h in hx)
-    sg.manual_seed(seed)  # the same recurrent-dropout masks in both runs
-    output, final = layer(inputs, None if given is None else (given if len(given) > 1 else given[0]), lengths)
-    finals = final if isinstance(final, tuple) else (final,)
-    rng = np.random.default_rng(7)
-    loss = (output * sg.Tensor(rng.standard_normal(output.shape))).sum()
-    for state in finals:
-        loss = loss + (state * sg.Tensor(rng.standard_normal(state.shape))).sum()
-    loss.backward()
-    results = {"output": output.data, "input grad": inputs.grad}
-    results.update({f"final {k}": s.data for k, s in enumerate(finals)})
-    if given is not None:
-        results.update({f"initial {k} grad": h.grad for k, h in enumerate(given)})
-    results.update({f"{name} grad": p.grad for name, p in layer.named_parameters()})
-    return results
-
-
 @pytest.mark.parametrize("name", list(LAYERS))
 @pytest.mark.parametrize("setup", range(len(SETUPS)))
 def test_compiled_equals_eager(name, setup):
@@ -66,14 +44,7 @@ def test_compiled_equals_eager(name, setup):
     if given:
         count = layer.num_layers * layer.num_directions
         hx = [rng.standard_normal((count, batch, H)) for _ in layer.state_names]
-    eager = _run(layer, x, hx, lengths, seed=11)
-    compiled = _run(sg.compile(layer), x, hx, lengths, seed=11)
-    assert eager.keys() == compiled.keys()
-    for key, expected in eager.items():
-        got = compiled[key]
-        assert got is not None and expected is not None, key
-        scale = max(np.abs(expected).max(), 1e-300)
-        assert np.abs(got - expected).max() <= 1e-12 * scale, f"{name}: {key} differs"
+    compiled = assert_compiled_equals_eager(layer, x, hx, lengths)
     if lengths is not None and 0 in lengths:
         empty = lengths.index(0)
         assert not compiled["output"][:, empty].any(), "an empty sequence's outputs are zeros"

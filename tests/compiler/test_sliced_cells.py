@@ -9,6 +9,7 @@ import pytest
 
 import seqgrad as sg
 from seqgrad import nn, ops
+from tests.compiler.eager_vs_compiled import assert_compiled_equals_eager
 
 H = 4
 
@@ -171,28 +172,10 @@ CELLS = {  # cell, input features
 }
 
 
-def _run(layer, x):
-    for param in layer.parameters():
-        param.grad = None
-    inputs = sg.Tensor(x, requires_grad=True)
-    output, final = layer(inputs)
-    finals = final if isinstance(final, tuple) else (final,)
-    rng = np.random.default_rng(7)
-    loss = (output * sg.Tensor(rng.standard_normal(output.shape))).sum()
-    for state in finals:
-        loss = loss + (state * sg.Tensor(rng.standard_normal(state.shape))).sum()
-    loss.backward()
-    return {"output": output.data, "input grad": inputs.grad, **{f"final {k}": s.data for k, s in enumerate(finals)},
-            **{f"{name} grad": p.grad for name, p in layer.named_parameters()}}
-
-
 @pytest.mark.parametrize("batch", [1, 3, 32])
 @pytest.mark.parametrize("name", list(CELLS))
 def test_a_sliced_cell_compiles_to_what_eager_computes(name, batch):
     cell_type, features = CELLS[name]
     layer = nn.Recurrent(lambda size: cell_type(size, H), features, bidirectional=True)
     x = np.random.default_rng(1).standard_normal((5, batch, features))
-    eager, compiled = _run(layer, x), _run(sg.compile(layer), x)
-    for key, expected in eager.items():
-        got = compiled[key]
-        assert np.abs(got - expected).max() <= 1e-12 * max(np.abs(expected).max(), 1e-300), key
+    assert_compiled_equals_eager(layer, x)
