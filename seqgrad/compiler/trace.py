@@ -31,9 +31,12 @@ primitive_module = sys.modules["seqgrad.ops.primitive"]
 tensor_module = sys.modules["seqgrad.tensor"]
 _DATA = Tensor.__dict__["_data"]  # the slot behind Tensor.data
 _ORIGINAL_APPLY = primitive_module.apply
+# Names the generated source uses for itself (its functions, arguments and helpers), so no traced
+# value may take them: a cell's local `outputs` would otherwise shadow the forward's argument.
 RESERVED = frozenset({"np", "t", "k", "steps", "batch", "buffers", "saved", "grads", "kernels", "constants", "x_all",
-                      "self", "out", "order"}) | set(dir(__builtins__) if isinstance(__builtins__, dict) else
-                                                     dir(__import__("builtins")))
+                      "self", "out", "order", "forward", "backward", "outputs", "grad_outputs", "grad_inputs",
+                      "valid_steps", "sigmoid", "primitive_forward"}) | set(
+    dir(__builtins__) if isinstance(__builtins__, dict) else dir(__import__("builtins")))
 
 
 class TraceError(ValueError):
@@ -342,6 +345,10 @@ def _trace_once(cell: Cell, batch_size: int, dtype, input_size: int, steps: int,
             step_width = input_size
 
         recorder = _Recorder(cell_name, "step")
+        # the step's names must not shadow the forward's `inputs` or the per-state buffers and arguments
+        recorder.names.add("inputs")
+        for name in cell.state_names:
+            recorder.names.update({f"{name}_states", f"{name}_initial", f"grad_{name}_final"})
         with recording(recorder):
             x = traced_input(recorder, "x", "x", random(batch_size, step_width))
             state = tuple(traced_input(recorder, f"{name}_prev", f"state:{name}", random(batch_size, hidden_size))

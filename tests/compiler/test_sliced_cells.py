@@ -159,6 +159,22 @@ class StatePassedOn(_Cell):
         return hidden, (hidden, memory)
 
 
+class LocalsNamedLikeTheGeneratedCode(_Cell):
+    """Its locals take the names the generated source uses for itself (the forward's `inputs` and
+    `outputs`, a state's buffer `hidden_states`): the trace must name its values otherwise."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__(input_size, hidden_size, weight=(hidden_size, input_size),
+                         weight_hh=(hidden_size, hidden_size))
+
+    def step(self, x, state):
+        (hidden,) = state
+        inputs = ops.linear(x, self.weight)
+        hidden_states = ops.linear(hidden, self.weight_hh)
+        outputs = (inputs + hidden_states).tanh()
+        return outputs, (outputs,)
+
+
 CELLS = {  # cell, input features
     "part of the input": (PartOfTheInput, 3 * H),
     "two slices, one gradient": (TwoSlicesOneGradient, 2 * H),
@@ -169,6 +185,7 @@ CELLS = {  # cell, input features
     "rows of a weight": (RowsOfAWeight, 3),
     "read whole and sliced": (ReadWholeAndSliced, 3),
     "a state passed on": (StatePassedOn, 3),
+    "locals named like the generated code": (LocalsNamedLikeTheGeneratedCode, 3),
 }
 
 
