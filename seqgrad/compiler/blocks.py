@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import add, getitem, matmul, reshape, transpose
+from .emit import is_column_slice
 from .optimize import prune
 from .program import Const, Equation, StepProgram, Var
 
@@ -38,12 +39,10 @@ def _columns(eq: Equation):
     """(start, stop) when `eq` is `v[:, start:stop]` of a 2-D value v, else None."""
     if eq.op.name != "getitem" or not isinstance(eq.inputs[0], Var) or len(eq.inputs[0].shape) != 2:
         return None
-    width = eq.inputs[0].shape[1]
     index = eq.params["index"]
-    if not (isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None)
-            and isinstance(index[1], slice) and index[1].step in (None, 1)):
+    if not is_column_slice(index):
         return None
-    start, stop, _ = index[1].indices(width)
+    start, stop, _ = index[1].indices(eq.inputs[0].shape[1])
     return (start, stop) if start < stop else None
 
 

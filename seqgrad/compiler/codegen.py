@@ -522,10 +522,13 @@ class _Generator:
         made = next(eq for eq in projection.equations if eq.output is projection.outputs[0])
         return tuple(made.params["axes"])
 
-    def needs_inputs_saved(self) -> bool:
+    def read_by_backward(self) -> set[int]:
+        """ids of the values the backward loop reads, the bases of the forward views it rebuilds included."""
         ids = {id(i) for eq in self.backward_eqs for i in eq.inputs if isinstance(i, Var)}
-        ids |= {id(i) for eq in self._views_needed(ids) for i in eq.inputs if isinstance(i, Var)}
-        return id(self.x_var) in ids or any(v is self.x_var for v in self.leaf_operands)
+        return ids | {id(i) for eq in self._views_needed(ids) for i in eq.inputs if isinstance(i, Var)}
+
+    def needs_inputs_saved(self) -> bool:
+        return id(self.x_var) in self.read_by_backward() or any(v is self.x_var for v in self.leaf_operands)
 
     def projection_input_shape(self):
         if self.program.projection is not None:
@@ -629,8 +632,7 @@ class _Generator:
         w.line(f"for t in {order}:")
         w.depth += 1
         # forward values of step t
-        referenced = {id(i) for eq in self.backward_eqs for i in eq.inputs if isinstance(i, Var)}
-        referenced |= {id(i) for eq in self._views_needed(referenced) for i in eq.inputs if isinstance(i, Var)}
+        referenced = self.read_by_backward()
         if out_cot is not None:  # read only: the compiled node may hand in arrays other edges hold too
             w.line(f"{out_cot.name} = grad_outputs[t]")
         for name, var in zip(state_names, self.state_vars):
@@ -869,10 +871,7 @@ def _layout(eq: Equation) -> tuple[bool, bool]:
 def _one_block_per_step(index, ndim: int) -> bool:
     """Is `index` one block of a step value (`[:, a:b]` of a (B, F) one, or `[k]` of a block-major
     (K, B, w) one), so that the block of all steps is a view the tall product reads as (T·B, ·) rows?"""
-    if isinstance(index, (int, np.integer)):
-        return ndim == 2
-    return ndim == 2 and isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None) \
-        and isinstance(index[1], slice) and index[1].step in (None, 1)
+    return ndim == 2 and (isinstance(index, (int, np.integer)) or emit.is_column_slice(index))
 
 
 def _aliases(equations: list[Equation]) -> dict[int, int]:

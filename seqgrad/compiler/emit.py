@@ -35,6 +35,12 @@ def index_text(index, constant) -> str:
     return text + "," if len(texts) == 1 and isinstance(index, tuple) else text
 
 
+def is_column_slice(index) -> bool:
+    """Is `index` `[:, a:b]` (a plain slice of the last of two axes)?"""
+    return isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None) \
+        and isinstance(index[1], slice) and index[1].step in (None, 1)
+
+
 def is_view(eq) -> bool:
     if eq.op.name == "getitem":
         parts = eq.params["index"] if isinstance(eq.params["index"], tuple) else (eq.params["index"],)
